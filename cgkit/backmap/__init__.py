@@ -1,0 +1,1 @@
+"""cgkit.backmap (under construction)."""

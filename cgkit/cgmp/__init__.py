@@ -1,0 +1,1 @@
+"""cgkit.cgmp (under construction)."""

@@ -1,0 +1,1 @@
+"""cgkit.data (under construction)."""

@@ -1,0 +1,1 @@
+"""cgkit.ecg (under construction)."""

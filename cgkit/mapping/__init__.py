@@ -1,0 +1,1 @@
+"""cgkit.mapping (under construction)."""

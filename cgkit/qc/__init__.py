@@ -1,0 +1,1 @@
+"""cgkit.qc (under construction)."""

@@ -1,0 +1,1 @@
+"""cgkit.sampling (under construction)."""

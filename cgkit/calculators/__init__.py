@@ -9,6 +9,7 @@ _LAZY = {
     "ECGCalculator": "cgkit.calculators.ecg",
     "CGMPCalculator": "cgkit.calculators.cgmp",
     "TabulatedCGCalculator": "cgkit.calculators.tabulated",
+    "load": "cgkit.calculators.zoo",
 }
 
 __all__ = list(_LAZY)

@@ -52,8 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     except CLIError as exc:
         print(f"cgkit: error: {exc}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, ValueError, KeyError, PermissionError) as exc:
-        # library errors already name the file/frame/atom at fault
+    except (OSError, ValueError, KeyError) as exc:
+        # library errors already name the file/frame/atom at fault (existing output,
+        # unreadable input, bad values)
         print(f"cgkit: error: {exc}", file=sys.stderr)
         return 2
 

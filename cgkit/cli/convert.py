@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from cgkit.cli import CLIError
 
-
-def _run(args) -> int:
+def run(args) -> int:
     from cgkit.data import convert
 
     target = convert(args.source, args.target, overwrite=args.overwrite)
     print(f"wrote {target}")
     return 0
-
-
-def run(args) -> int:
-    try:
-        return _run(args)
-    except OSError as exc:  # existing output, unreadable input: the message names the file
-        raise CLIError(str(exc)) from exc
 
 
 def register(subparsers) -> None:

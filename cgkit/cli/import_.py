@@ -40,7 +40,7 @@ def _parse_map(text: str):
     return name, CGMap.read(file)
 
 
-def _run(args) -> int:
+def run(args) -> int:
     from cgkit import data
 
     if args.dataset is not None:
@@ -74,13 +74,6 @@ def _run(args) -> int:
     )
     print(f"wrote {out}")
     return 0
-
-
-def run(args) -> int:
-    try:
-        return _run(args)
-    except OSError as exc:  # existing output, unreadable input: the message names the file
-        raise CLIError(str(exc)) from exc
 
 
 def register(subparsers) -> None:

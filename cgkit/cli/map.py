@@ -31,7 +31,7 @@ def _load_map(source: str, map_arg: str, system: str | None):
     raise CLIError(f"{map_arg}: no such map file")
 
 
-def _run(args) -> int:
+def run(args) -> int:
     from cgkit.data.mapframes import map_frames
 
     cgmap = _load_map(args.source, args.map, args.system)
@@ -46,13 +46,6 @@ def _run(args) -> int:
     )
     print(f"wrote {out}")
     return 0
-
-
-def run(args) -> int:
-    try:
-        return _run(args)
-    except OSError as exc:  # existing output, unreadable input: the message names the file
-        raise CLIError(str(exc)) from exc
 
 
 def register(subparsers) -> None:

@@ -1,1 +1,28 @@
-"""cgkit.backmap (under construction)."""
+"""CG -> all-atom backmapping.
+
+* :class:`DBMBackmapper` -- deep backmapping (Stieffenhofer et al. 2020): autoregressive
+  conditional WGAN over voxelised local environments.
+* :class:`GeometricBackmapper` -- baseline: atoms at their bead plus noise, then energy
+  minimisation with the force field.
+* :mod:`~cgkit.backmap.forcefield` (``read_itp``, ``read_forcefield``),
+  :mod:`~cgkit.backmap.energy` (torch force-field terms), :mod:`~cgkit.backmap.voxel`
+  (Gaussian densities on grids), :mod:`~cgkit.backmap.metrics` (structural comparison).
+"""
+
+from cgkit.backmap.dbm import DBMBackmapper, DBMConfig
+from cgkit.backmap.energy import ForceFieldEnergy
+from cgkit.backmap.forcefield import ForceField, Topology, read_forcefield, read_itp
+from cgkit.backmap.geometric import GeometricBackmapper
+from cgkit.backmap.projection import project_to_beads
+
+__all__ = [
+    "DBMBackmapper",
+    "DBMConfig",
+    "ForceField",
+    "ForceFieldEnergy",
+    "GeometricBackmapper",
+    "Topology",
+    "project_to_beads",
+    "read_forcefield",
+    "read_itp",
+]

@@ -1,0 +1,149 @@
+"""Sequence-level torch operations of DBM: voxel channels, unrolled generation, energies.
+
+A :class:`SequenceTensors` holds the local environments of B beads whose L atoms are
+placed one after the other (thesis eq. 4.13: generated atoms enter the environments of
+the following ones). :func:`unroll` runs the generator over a sequence; the energy of
+the force-field terms touching a sequence serves both as training prior and to pick the
+best inference candidate.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from cgkit.backmap.energy import bond_angles, dihedral_angles
+from cgkit.backmap.voxel import density_to_coordinate, gaussian_density
+
+
+def rotate_about_z(local, angles):
+    """Rotate local coordinates (B, K, 3) by ``angles`` (B,) about z: ``x @ Rz^T``."""
+    c, s = torch.cos(angles), torch.sin(angles)
+    x, y, z = local.unbind(-1)
+    return torch.stack([c[:, None] * x + s[:, None] * y, -s[:, None] * x + c[:, None] * y, z], -1)
+
+
+class SequenceTensors:
+    """Torch view of a :class:`~cgkit.backmap.batch.SequenceBatch` with its voxel blobs.
+
+    Parameters
+    ----------
+    batch : SequenceBatch
+    grid : Tensor (R, R, R, 3)
+    sigma_sq : float
+    angles : Tensor (B,) or None     extra rotation about z applied to all coordinates
+    """
+
+    def __init__(self, batch, grid, sigma_sq, angles=None, device="cpu"):
+        def t(x, dtype=torch.float32):
+            return torch.as_tensor(np.asarray(x), dtype=dtype, device=device)
+
+        self.grid, self.sigma_sq = grid, sigma_sq
+        self.env_local, self.seq_local = t(batch.env_local), t(batch.seq_local)
+        self.bead_local = t(batch.bead_local)
+        if angles is not None:
+            self.env_local = rotate_about_z(self.env_local, angles)
+            self.seq_local = rotate_about_z(self.seq_local, angles)
+            self.bead_local = rotate_about_z(self.bead_local, angles)
+        self.seq_membership = t(batch.seq_membership)
+        self.seq_visible = t(batch.seq_visible)
+        self.target_types = t(batch.target_types, torch.long)
+        self.n_batch, self.n_seq = batch.sequence.shape
+        self.n_env = batch.env_atoms.shape[1]
+        env_blobs = gaussian_density(self.env_local, grid, sigma_sq).flatten(2)
+        bead_blobs = gaussian_density(self.bead_local, grid, sigma_sq).flatten(2)
+        env_mem = t(batch.env_membership)
+        self.env_channels = torch.einsum("blkc,bkv->blcv", env_mem, env_blobs) + torch.einsum(
+            "bkc,bkv->bcv", t(batch.bead_membership), bead_blobs
+        ).unsqueeze(1)
+        self.terms = {k: (t(i, torch.long), t(p)) for k, (i, p) in batch.terms.items()}
+
+    def step_channels(self, step: int, seq_coords) -> torch.Tensor:
+        """Channels (B, C, R, R, R) seen by sequence atom ``step`` given coordinates
+        (B, L, 3) of the sequence atoms (only visible ones contribute)."""
+        blobs = gaussian_density(seq_coords, self.grid, self.sigma_sq).flatten(2)
+        mem = self.seq_membership[:, step] * self.seq_visible[:, step, :, None]
+        out = self.env_channels[:, step] + torch.einsum("bjc,bjv->bcv", mem, blobs)
+        r = self.grid.shape[0]
+        return out.view(self.n_batch, -1, r, r, r)
+
+    def atom_density(self, coords) -> torch.Tensor:
+        """Density channel (B, 1, R, R, R) of one atom per sequence at coords (B, 3)."""
+        return gaussian_density(coords[:, None], self.grid, self.sigma_sq)
+
+    def energy(self, seq_coords, nonbonded_scale: float = 1.0, soft_core: float = 0.5):
+        """Force-field energy (B,) eV of the terms touching the sequence atoms.
+
+        Lennard-Jones uses the soft core ``r^6 -> r^6 + soft_core * sigma^6`` so that
+        overlapping atoms (frequent while the generator is untrained) give finite energies
+        and gradients; ``soft_core=0`` is the plain potential.
+        """
+        points = torch.cat([self.env_local, seq_coords], dim=1)
+        width = points.shape[1]
+        flat = points.reshape(1, -1, 3)
+        total = flat.new_zeros(self.n_batch)
+
+        def add(index, energies):
+            total.index_add_(0, index[:, 0] // width, energies[0])
+
+        idx, par = self.terms["bond"]
+        if len(idx):
+            r = (flat[:, idx[:, 1]] - flat[:, idx[:, 0]]).norm(dim=-1)
+            add(idx, 0.5 * par[:, 1] * (r - par[:, 0]) ** 2)
+        idx, par = self.terms["angle"]
+        if len(idx):
+            add(idx, 0.5 * par[:, 1] * (bond_angles(flat, idx) - par[:, 0]) ** 2)
+        idx, par = self.terms["proper"]
+        if len(idx):
+            phi = dihedral_angles(flat, idx)
+            add(idx, par[:, 1] * (1 + torch.cos(par[:, 2] * phi - par[:, 0])))
+        idx, par = self.terms["improper"]
+        if len(idx):
+            xi = dihedral_angles(flat, idx) - par[:, 0]
+            add(idx, 0.5 * par[:, 1] * (torch.remainder(xi + np.pi, 2 * np.pi) - np.pi) ** 2)
+        idx, par = self.terms["lj"]
+        if len(idx):
+            r2 = ((flat[:, idx[:, 1]] - flat[:, idx[:, 0]]) ** 2).sum(-1)
+            s6 = par[:, 0] ** 6 / (r2**3 + soft_core * par[:, 0] ** 6)
+            add(idx, nonbonded_scale * 4 * par[:, 1] * (s6 * s6 - s6))
+        return total
+
+
+def unroll(
+    generator,
+    tensors: SequenceTensors,
+    n_atom_types: int,
+    noise_dim: int,
+    gibbs=False,
+    noise_generator=None,
+):
+    """Place the sequence atoms one after the other with the generator.
+
+    ``gibbs``: later sequence atoms are visible at their current positions;
+    ``noise_generator``: optional ``torch.Generator`` for the noise draws.
+
+    Returns
+    -------
+    coords : Tensor (B, L, 3)      generated local coordinates
+    inputs : list of Tensor        environment channels seen at each step (B, C, R, R, R)
+    """
+    current = tensors.seq_local if gibbs else torch.zeros_like(tensors.seq_local)
+    placed, inputs = [], []
+    for step in range(tensors.n_seq):
+        coords = torch.stack(
+            placed + [current[:, j] for j in range(len(placed), tensors.n_seq)], dim=1
+        )
+        channels = tensors.step_channels(step, coords)
+        label = torch.nn.functional.one_hot(tensors.target_types[:, step], n_atom_types).float()
+        noise = torch.randn(
+            tensors.n_batch, noise_dim, device=channels.device, generator=noise_generator
+        )
+        density = generator(channels, label, noise)
+        placed.append(density_to_coordinate(density, tensors.grid))
+        inputs.append(channels)
+    return torch.stack(placed, dim=1), inputs
+
+
+def reference_inputs(tensors: SequenceTensors) -> list[torch.Tensor]:
+    """Environment channels of each step with the reference sequence coordinates."""
+    return [tensors.step_channels(s, tensors.seq_local) for s in range(tensors.n_seq)]

@@ -1,0 +1,143 @@
+"""DBMBackmapper on the hand-built chain: tiny training, inference, Gibbs, save/load."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from ase import Atoms
+
+from cgkit.backmap.batch import EnvironmentBuilder
+from cgkit.backmap.dbm import DBMBackmapper, DBMConfig
+from cgkit.backmap.energy import ForceFieldEnergy
+from cgkit.backmap.environment import make_plan
+from cgkit.backmap.generation import SequenceTensors
+from cgkit.backmap.voxel import make_grid
+
+TINY = dict(width=4, noise_dim=4, batch_size=2, n_critic=2, max_batches=4, n_gibbs=1,
+            n_candidates=2, prior_schedule=(0.5,), prior_weights=(0.0, 1.0))  # fmt: skip
+
+
+def _frames(topology, positions, rng, n=3):
+    return [
+        Atoms(topology.symbols, positions + rng.normal(scale=0.05, size=positions.shape))
+        for _ in range(n)
+    ]
+
+
+@pytest.fixture
+def fitted(chain_system, rng):
+    torch.set_num_threads(1)
+    topology, ff, cgmap, positions = chain_system
+    model = DBMBackmapper(ff, DBMConfig(**TINY)).fit(_frames(topology, positions, rng),
+                                                     topology, cgmap)  # fmt: skip
+    return model, chain_system
+
+
+def test_fit_and_transform_preserve_the_cg_mapping(fitted):
+    model, (topology, _ff, cgmap, positions) = fitted
+    assert len(model.history_) == 4
+    assert np.isfinite(model.history_[1]["generator"])  # a generator step happened
+    cg = Atoms("X3", cgmap.map_positions(positions))
+    before = cg.positions.copy()
+    aa = model(cg)
+    assert aa is not cg and np.array_equal(cg.positions, before)  # input untouched
+    assert len(aa) == topology.n_atoms and np.isfinite(aa.positions).all()
+    assert aa.get_chemical_symbols() == topology.symbols
+    assert list(aa.arrays["atomtypes"]) == topology.atom_types
+    assert np.allclose(cgmap.map_positions(aa.positions), before, atol=1e-8)
+    # every atom stays near its bead (inside the local grid)
+    owner = model.atom_to_bead_
+    assert np.abs(aa.positions - before[owner]).max() < 6.0 + 3.0
+
+
+def test_gibbs_step_changes_only_the_atoms_being_replaced(fitted):
+    model, (_topology, _ff, cgmap, positions) = fitted
+    beads = cgmap.map_positions(positions)
+    current = positions.copy()
+    placed = np.ones(len(positions), dtype=bool)
+    model.place_beads(np.array([1]), current, placed, beads, None, True,
+                      np.random.default_rng(0))  # fmt: skip
+    moved = np.flatnonzero(np.abs(current - positions).max(axis=1) > 0)
+    sequence = model.plan_.sequences[1]
+    assert set(moved) <= set(sequence.tolist()) and len(moved) > 0
+    untouched = np.setdiff1d(np.arange(len(positions)), sequence)
+    assert np.array_equal(current[untouched], positions[untouched])
+
+
+def test_save_load_reproduces_the_backmapping(fitted, tmp_path):
+    model, (_topology, _ff, cgmap, positions) = fitted
+    path = tmp_path / "dbm.pt"
+    model.save(path)
+    loaded = DBMBackmapper.load(path)
+    cg = Atoms("X3", cgmap.map_positions(positions))
+    assert np.allclose(loaded.transform(cg, seed=5).positions,
+                       model.transform(cg, seed=5).positions)  # fmt: skip
+    assert loaded.config == model.config
+    torch.save({"meta": '{"format": "other"}'}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not a saved DBMBackmapper"):
+        DBMBackmapper.load(tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="has 2 beads"):
+        model(Atoms("X2", np.zeros((2, 3))))
+
+
+def test_local_sequence_energy_tracks_the_total_energy(chain_system, rng):
+    topology, ff, cgmap, positions = chain_system
+    heavy = np.array([s != "H" for s in topology.symbols])
+    owner = np.asarray(cgmap.weights).argmax(axis=0)
+    plan = make_plan(topology.bonds, owner, 3, heavy)
+    builder = EnvironmentBuilder(topology, ff, owner, cgmap.bead_types, plan, cutoff=30.0)
+    beads = cgmap.map_positions(positions)
+    present = np.ones(len(positions), dtype=bool)
+    batch = builder.build([1], positions, present, beads, gibbs=True)
+    tensors = SequenceTensors(batch, make_grid(8, 12.0), 2.0)
+    total = ForceFieldEnergy.from_topology(topology, ff, cutoff=30.0, dtype=torch.float64)
+    moved = positions.copy()
+    kick = rng.normal(scale=0.1, size=(len(plan.sequences[1]), 3))
+    moved[plan.sequences[1]] += kick
+    local_kick = torch.tensor(kick @ batch.rotations[0].T, dtype=torch.float32)
+    d_local = tensors.energy(tensors.seq_local + local_kick, soft_core=0.0) - tensors.energy(
+        tensors.seq_local, soft_core=0.0
+    )
+    d_total = total(torch.tensor(moved)) - total(torch.tensor(positions))
+    assert float(d_local) == pytest.approx(float(d_total), rel=1e-3, abs=1e-5)
+
+
+def test_backmap_trajectory_fills_a_store_and_trains_from_it(fitted, tmp_path):
+    import cgkit.data
+
+    model, (topology, ff, cgmap, positions) = fitted
+    frames = [Atoms("X3", cgmap.map_positions(positions) + shift) for shift in (0.0, 0.5)]
+    numbers = Atoms(topology.symbols).numbers
+    with cgkit.data.create(tmp_path / "aa.h5", provenance={"test": "backmap"}) as store:
+        system = store.add_system("chain", numbers, bonds=topology.bonds)
+        out = model.backmap_trajectory(frames, store=system, seed=3)
+        assert system.n_frames == 2
+        assert np.allclose(system.read_positions([1])[0], out[1].positions)
+        # the second frame is the first one's CG input shifted by 0.5 Å
+        assert np.allclose(cgmap.map_positions(out[1].positions), frames[1].positions)
+        again = DBMBackmapper(ff, DBMConfig(**TINY)).fit(system, topology, cgmap)
+        assert len(again.history_) == 4
+
+
+def test_soft_core_prior_is_finite_for_overlapping_atoms(chain_system, rng):
+    topology, ff, cgmap, positions = chain_system
+    heavy = np.array([s != "H" for s in topology.symbols])
+    owner = np.asarray(cgmap.weights).argmax(axis=0)
+    plan = make_plan(topology.bonds, owner, 3, heavy)
+    builder = EnvironmentBuilder(topology, ff, owner, cgmap.bead_types, plan)
+    beads = cgmap.map_positions(positions)
+    batch = builder.build([1], positions, plan.bead_step[owner] < 1, beads)
+    tensors = SequenceTensors(batch, make_grid(8, 12.0), 2.0)
+    # an untrained generator puts every sequence atom within a few hundredths of an Å
+    collapsed = torch.tensor(rng.normal(scale=0.02, size=tensors.seq_local.shape),
+                             dtype=torch.float32, requires_grad=True)  # fmt: skip
+    energy = tensors.energy(collapsed)
+    with torch.no_grad():
+        plain_collapsed = float(tensors.energy(collapsed, soft_core=0.0))
+    assert not np.isfinite(plain_collapsed) or plain_collapsed > 1e6 * float(energy.detach())
+    (grad,) = torch.autograd.grad(energy.sum(), collapsed)
+    assert torch.isfinite(energy).all() and torch.isfinite(grad).all()
+    # far from overlap the soft core changes the LJ energy only slightly
+    plain = tensors.energy(tensors.seq_local, soft_core=0.0)
+    assert float(tensors.energy(tensors.seq_local)) == pytest.approx(float(plain), rel=0.05)

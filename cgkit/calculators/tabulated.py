@@ -92,10 +92,9 @@ class TabulatedCGCalculator(Calculator):
             document = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
             raise ValueError(f"{path}: not a JSON potential file ({exc})") from None
-        if document.get("schema") != FILE_SCHEMA:
-            raise ValueError(
-                f"{path}: unknown schema {document.get('schema')!r}, expected {FILE_SCHEMA!r}"
-            )
+        if not isinstance(document, dict) or document.get("schema") != FILE_SCHEMA:
+            schema = document.get("schema") if isinstance(document, dict) else None
+            raise ValueError(f"{path}: unknown schema {schema!r}, expected {FILE_SCHEMA!r}")
         try:
             potentials = [TabulatedPotential.from_dict(d) for d in document["potentials"]]
         except (KeyError, TypeError, ValueError) as exc:

@@ -74,6 +74,21 @@ def register(subparsers) -> None:
     scan.add_argument("--train-fraction", type=float, default=0.9, help="first part trains")
     scan.add_argument("-o", "--output", default="ecg_scan", help="output folder")
     scan.set_defaults(func=run_scan)
+    dos = sub.add_parser("dos", help="property density over CG configurations (e.g. CG MD)")
+    dos.add_argument("model", help="model file from 'cgkit ecg train'")
+    dos.add_argument(
+        "--cg-trajectory",
+        required=True,
+        help="CG frames: ASE-readable file of bead Atoms (.traj/.xyz) or .npy (F, M, 3) Å",
+    )
+    dos.add_argument(
+        "--grid",
+        default="-10:-6:801",
+        help="energy grid START:STOP:POINTS in eV (write --grid=-10:-6:801)",
+    )
+    dos.add_argument("--mean-only", action="store_true", help="histogram of predicted means")
+    dos.add_argument("-o", "--output", help="write energy,density to this .csv")
+    dos.set_defaults(func=run_dos)
 
 
 def _frames(spec, n_frames: int):
@@ -224,4 +239,28 @@ def run_scan(args: argparse.Namespace) -> int:
     (out / "scan.json").write_text(json.dumps([r.to_dict() for r in rows], indent=1))
     plot_noise_vs_resolution([r.to_dict() for r in rows], out / "noise_vs_resolution.png")
     print(f"wrote {out / 'scan.json'} and {out / 'noise_vs_resolution.png'}")
+    return 0
+
+
+def run_dos(args: argparse.Namespace) -> int:
+    """Density of states of a property over a CG trajectory (sum of predicted Gaussians)."""
+    import numpy as np
+
+    from cgkit.cli import CLIError
+    from cgkit.ibi import cg_only_dos
+
+    try:
+        start, stop, points = args.grid.split(":")
+        grid = np.linspace(float(start), float(stop), int(points))
+    except ValueError:
+        raise CLIError(f"--grid must look like START:STOP:POINTS, got {args.grid!r}") from None
+    source = args.cg_trajectory
+    trajectory = np.load(source) if source.endswith(".npy") else source
+    density = cg_only_dos(_load_model(args.model), trajectory, grid, mean_only=args.mean_only)
+    mean = float(np.sum(grid * density) / np.sum(density))
+    print(f"DOS over {source}: mean {mean:.4f} eV")
+    if args.output:
+        table = np.column_stack([grid, density])
+        np.savetxt(args.output, table, delimiter=",", header="energy_eV,density_per_eV", fmt="%.8g")
+        print(f"wrote {args.output}")
     return 0

@@ -1,7 +1,8 @@
 """CG internal coordinates (bond lengths, angles, dihedrals, pair distances).
 
-One implementation in torch serves both analysis (NumPy in, NumPy out) and the tabulated
-calculator (autograd gives exact forces).
+:func:`internal_coordinates` (torch, imported lazily; NumPy in gives NumPy out, tensors
+keep autograd) serves analysis of many frames; :func:`coordinate_gradients` (NumPy, analytic
+gradients) serves the tabulated force field at every MD step.
 
 Conventions
 -----------
@@ -13,24 +14,29 @@ dihedral   : IUPAC dihedral I-J-K-L, rad in (-pi, pi], Jacobian 1 (periodic)
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 #: number of beads in one interaction tuple, by kind
 TUPLE_SIZE = {"bond": 2, "pair": 2, "angle": 3, "dihedral": 4}
 
 
-def _bond(p: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+def _bond(p, idx):
+    import torch
+
     return torch.linalg.norm(p[..., idx[:, 1], :] - p[..., idx[:, 0], :], dim=-1)
 
 
-def _angle(p: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+def _angle(p, idx):
+    import torch
+
     a = p[..., idx[:, 0], :] - p[..., idx[:, 1], :]
     b = p[..., idx[:, 2], :] - p[..., idx[:, 1], :]
     cross = torch.linalg.norm(torch.cross(a, b, dim=-1), dim=-1)
     return torch.atan2(cross, (a * b).sum(-1))
 
 
-def _dihedral(p: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+def _dihedral(p, idx):
+    import torch
+
     b0 = p[..., idx[:, 1], :] - p[..., idx[:, 0], :]
     b1 = p[..., idx[:, 2], :] - p[..., idx[:, 1], :]
     b2 = p[..., idx[:, 3], :] - p[..., idx[:, 2], :]
@@ -61,6 +67,8 @@ def internal_coordinates(bead_positions, kind: str, tuples):
     same type as ``bead_positions``, shape (F, K) or (K,)
         Å for bonds/pairs, rad for angles/dihedrals.
     """
+    import torch
+
     if kind not in _FUNCTIONS:
         raise ValueError(f"unknown interaction kind {kind!r}; use one of {sorted(_FUNCTIONS)}")
     is_tensor = isinstance(bead_positions, torch.Tensor)

@@ -7,6 +7,8 @@
 * :mod:`~cgkit.backmap.forcefield` (``read_itp``, ``read_forcefield``),
   :mod:`~cgkit.backmap.energy` (torch force-field terms), :mod:`~cgkit.backmap.voxel`
   (Gaussian densities on grids), :mod:`~cgkit.backmap.metrics` (structural comparison).
+* :class:`TemporalVAEBackmapper` -- temporally coherent trajectory backmapping with a
+  conditional VAE (Shmilovich et al.); :class:`LibraryBackmapper` -- its frame-library baseline.
 """
 
 from cgkit.backmap.dbm import DBMBackmapper, DBMConfig
@@ -14,8 +16,12 @@ from cgkit.backmap.energy import ForceFieldEnergy
 from cgkit.backmap.forcefield import ForceField, Topology, read_forcefield, read_itp
 from cgkit.backmap.geometric import GeometricBackmapper
 from cgkit.backmap.projection import project_to_beads
+from cgkit.backmap.temporal import LibraryBackmapper, TemporalVAEBackmapper, TemporalVAEConfig
 
 __all__ = [
+    "LibraryBackmapper",
+    "TemporalVAEBackmapper",
+    "TemporalVAEConfig",
     "DBMBackmapper",
     "DBMConfig",
     "ForceField",

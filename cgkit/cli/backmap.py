@@ -16,12 +16,17 @@ def register(subparsers) -> None:
     sub = parser.add_subparsers(dest="backmap_command", metavar="ACTION", required=True)
 
     train = sub.add_parser("train", help="train on paired all-atom / CG frames")
-    train.add_argument("--topology", required=True, help="all-atom GROMACS .itp of one molecule")
+    train.add_argument("--method", choices=["dbm", "temporal-vae"], default="dbm")
+    train.add_argument("--topology", help="dbm: all-atom GROMACS .itp of one molecule")
     train.add_argument("--n-molecules", type=int, default=1, help="copies of the molecule")
-    train.add_argument("--forcefield", required=True, help="DBM ff.txt")
+    train.add_argument("--forcefield", help="dbm: DBM ff.txt")
     train.add_argument("--map", required=True, help="CG map (cgkit JSON, DKL-ECG or DBM .map)")
     train.add_argument("--placement-map", help="map assigning each atom to one bead (optional)")
-    train.add_argument("--aa", nargs="+", required=True, help="all-atom frames (any ASE format)")
+    train.add_argument("--aa", nargs="+", help="dbm: all-atom frames (any ASE format)")
+    train.add_argument("--store", help="temporal-vae: store holding the all-atom trajectory")
+    train.add_argument("--system", help="temporal-vae: system in --store (default: the first)")
+    train.add_argument("--lag", type=int, default=1, help="temporal-vae: conditioning lag")
+    train.add_argument("--steps", type=int, default=2000, help="temporal-vae: training steps")
     train.add_argument("--cg", nargs="+", help="matching CG frames (default: mapped from --aa)")
     train.add_argument("-o", "--output", required=True, help="model file to write (.pt)")
     train.add_argument("--epochs", type=int, default=1)
@@ -35,6 +40,7 @@ def register(subparsers) -> None:
 
     apply = sub.add_parser("apply", help="backmap CG frames with a trained model")
     apply.add_argument("model", help="model file written by 'cgkit backmap train'")
+    apply.add_argument("--method", choices=["dbm", "temporal-vae"], default="dbm")
     apply.add_argument("--cg", nargs="+", required=True, help="CG frames (any ASE format)")
     apply.add_argument("-o", "--output", required=True, help="output directory")
     apply.add_argument("--format", default="extxyz", help="ASE output format (extxyz, gro, ...)")
@@ -72,11 +78,19 @@ def _read_frames(paths):
 
 
 def run_train(args: argparse.Namespace) -> int:
-    """Train and save a DBM backmapper."""
+    """Train and save a DBM (or, with ``--method temporal-vae``, a temporal VAE) backmapper."""
     import numpy as np
 
     from cgkit.backmap import DBMBackmapper, DBMConfig, read_forcefield, read_itp
     from cgkit.cli import CLIError
+
+    if args.method == "temporal-vae":
+        from cgkit.cli._backmap_temporal import run_train as run_temporal
+
+        return run_temporal(args)
+    missing = [f"--{n}" for n in ("topology", "forcefield", "aa") if not getattr(args, n)]
+    if missing:
+        raise CLIError(f"--method dbm needs {', '.join(missing)}")
 
     topology = read_itp(args.topology).replicate(args.n_molecules)
     cgmap = _map_for(args.map, topology.n_atoms, "map")
@@ -105,6 +119,10 @@ def run_apply(args: argparse.Namespace) -> int:
 
     from cgkit.backmap import DBMBackmapper
 
+    if args.method == "temporal-vae":
+        from cgkit.cli._backmap_temporal import run_apply as run_temporal
+
+        return run_temporal(args)
     model = DBMBackmapper.load(args.model, device=args.device)
     if args.n_gibbs is not None:
         model.config.n_gibbs = args.n_gibbs

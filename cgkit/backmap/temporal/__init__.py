@@ -1,0 +1,16 @@
+"""Temporally coherent trajectory backmapping (Shmilovich et al. 2022; thesis ch. 8).
+
+* :class:`TemporalVAEBackmapper`, :class:`TemporalVAEConfig` -- conditional VAE that
+  backmaps a CG trajectory frame by frame, conditioned on the previous all-atom frame.
+* :class:`LibraryBackmapper` -- frame-based baseline (nearest CG frame of a library).
+* :class:`OpenMMEnergy` -- OpenMM potential energy as a differentiable torch module
+  (imports OpenMM lazily).
+* :mod:`~cgkit.backmap.temporal.metrics` -- displacement, dihedral, bond and
+  CG-consistency comparisons of trajectories.
+"""
+
+from cgkit.backmap.temporal.library import LibraryBackmapper
+from cgkit.backmap.temporal.openmm_energy import OpenMMEnergy
+from cgkit.backmap.temporal.vae import TemporalVAEBackmapper, TemporalVAEConfig
+
+__all__ = ["LibraryBackmapper", "OpenMMEnergy", "TemporalVAEBackmapper", "TemporalVAEConfig"]

@@ -51,8 +51,8 @@ __all__ = [
 
 def __getattr__(name: str):
     # the dataset builder (cgkit/data/builder.py) pulls in labelers and samplers: lazy
-    if name == "DatasetBuilder":
-        from cgkit.data.builder import DatasetBuilder
+    if name in ("DatasetBuilder", "BuildError", "BuildSummary"):
+        from cgkit.data import builder
 
-        return DatasetBuilder
+        return getattr(builder, name)
     raise AttributeError(f"module 'cgkit.data' has no attribute {name!r}")

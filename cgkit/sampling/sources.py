@@ -1,0 +1,164 @@
+"""Frame sources of the dataset builder: MD replicas or given frames (file or store)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cgkit.qc.base import limit_threads
+
+
+@dataclass(frozen=True)
+class MDSource:
+    """Frames from canonical GFN-xTB MD (:func:`cgkit.sampling.run_md`) in replicas.
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        Starting structure.
+    n_frames : int
+        Total frames; replica ``r`` makes frames ``r*ceil(n/R) .. min((r+1)*ceil(n/R), n)``.
+    md : dict
+        :class:`cgkit.sampling.recipe.MDSpec` fields (method, temperature K, timestep fs,
+        interval, equilibration, thermostat, coupling, replicas).
+    seed : int
+        Replica ``r`` uses seed ``seed + r``.
+    charge, multiplicity : int
+        Electronic state for the xTB forces.
+    """
+
+    atoms: Any
+    n_frames: int
+    md: dict
+    seed: int = 0
+    charge: int = 0
+    multiplicity: int = 1
+
+    @property
+    def numbers(self) -> np.ndarray:
+        return np.asarray(self.atoms.numbers)
+
+    @property
+    def masses(self) -> np.ndarray:
+        return np.asarray(self.atoms.get_masses())
+
+    def blocks(self) -> list[tuple[int, int, int]]:
+        """``(start, stop, seed)`` of each replica."""
+        replicas = int(self.md.get("replicas", 1))
+        per = -(-self.n_frames // replicas)
+        return [
+            (r * per, min((r + 1) * per, self.n_frames), self.seed + r)
+            for r in range(replicas)
+            if r * per < self.n_frames
+        ]
+
+    def describe(self) -> dict:
+        return {
+            "kind": "md",
+            "numbers": self.numbers.tolist(),
+            "start_positions": np.asarray(self.atoms.positions).tolist(),
+            "n_frames": self.n_frames,
+            "md": dict(self.md),
+            "seed": self.seed,
+            "charge": self.charge,
+            "multiplicity": self.multiplicity,
+        }
+
+
+@dataclass(frozen=True)
+class FramesSource:
+    """Given frames (from a trajectory file or another store).
+
+    Parameters
+    ----------
+    numbers : ndarray, shape (N,)
+    positions : ndarray, shape (F, N, 3), Å
+    masses : ndarray, shape (N,), amu, optional
+    time : ndarray, shape (F,), fs, optional
+    """
+
+    numbers: np.ndarray
+    positions: np.ndarray
+    masses: np.ndarray | None = None
+    time: np.ndarray | None = None
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.positions)
+
+    def blocks(self) -> list[tuple[int, int, int]]:
+        return [(0, self.n_frames, 0)]
+
+    def describe(self) -> dict:
+        digest = hashlib.sha256(np.ascontiguousarray(self.positions).tobytes()).hexdigest()
+        return {"kind": "frames", "numbers": np.asarray(self.numbers).tolist(), "sha256": digest}
+
+
+def frames_from_file(path: str | Path, index: str = ":", system: str | None = None, limit=None):
+    """A :class:`FramesSource` from a cgkit store (``.h5``/``.zarr``) or any file ASE reads.
+
+    Raises ValueError naming the frame whose atoms differ from the first frame's.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"trajectory {path} does not exist")
+    if path.suffix in (".h5", ".zarr"):
+        import cgkit.data
+
+        with cgkit.data.open(path) as store:
+            name = system or (store.system_names[0] if len(store) == 1 else None)
+            if name is None:
+                raise ValueError(f"{path}: holds systems {store.system_names}; choose system=...")
+            sys_ = store[name]
+            n = sys_.n_frames if limit is None else min(limit, sys_.n_frames)
+            return FramesSource(sys_.numbers, sys_.read_positions(slice(0, n)), sys_.masses)
+    from ase.io import read
+
+    frames = read(path, index=index)
+    frames = frames if isinstance(frames, list) else [frames]
+    frames = frames[:limit] if limit is not None else frames
+    if not frames:
+        raise ValueError(f"{path}: no frames selected by index {index!r}")
+    numbers = frames[0].numbers
+    for i, atoms in enumerate(frames):
+        if len(atoms) != len(numbers) or np.any(atoms.numbers != numbers):
+            raise ValueError(
+                f"{path}: frame {i} has atoms {atoms.get_chemical_formula()} but frame 0 has "
+                f"{frames[0].get_chemical_formula()}; a system needs the same atoms in every frame"
+            )
+    positions = np.stack([a.positions for a in frames])
+    return FramesSource(numbers, positions, frames[0].get_masses())
+
+
+def md_block(numbers, start_positions, md: dict, charge, multiplicity, seed, n_frames, threads):
+    """Run one MD replica (in a worker process); returns (positions (F, N, 3), time (F,))."""
+    from ase import Atoms
+    from tblite.ase import TBLite
+
+    from cgkit.sampling.md import run_md
+
+    limit_threads(threads)
+    calculator = TBLite(
+        method=md.get("method", "GFN2-xTB"),
+        charge=charge,
+        multiplicity=multiplicity,
+        verbosity=0,
+    )
+    interval = int(md.get("interval", 20))
+    result = run_md(
+        Atoms(numbers=numbers, positions=start_positions),
+        calculator,
+        temperature=float(md.get("temperature", 300.0)),
+        timestep=float(md.get("timestep", 0.5)),
+        steps=n_frames * interval,
+        interval=interval,
+        thermostat=md.get("thermostat", "langevin"),
+        seed=seed,
+        equilibration=int(md.get("equilibration", 0)),
+        coupling=md.get("coupling"),
+    )
+    return result.positions, result.time

@@ -1,0 +1,81 @@
+"""The shipped recipes (datasets/*.toml) parse, and their maps fit their molecules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cgkit.qc import PySCFLabeler, XTBLabeler
+from cgkit.sampling.recipe import Recipe
+
+DATASETS = Path(__file__).resolve().parents[2] / "datasets"
+RECIPES = sorted(DATASETS.glob("*.toml"))
+
+
+def bonds_of(recipe) -> set[frozenset]:
+    from rdkit import Chem
+
+    mol = Chem.AddHs(Chem.MolFromSmiles(recipe.molecule.smiles))
+    return {frozenset((b.GetBeginAtomIdx(), b.GetEndAtomIdx())) for b in mol.GetBonds()}
+
+
+def groups_of(cgmap) -> set[frozenset]:
+    return {frozenset(np.flatnonzero(row).tolist()) for row in cgmap.weights}
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])
+def test_recipe_builds_its_parts(path):
+    recipe = Recipe.read(path)
+    atoms = recipe.start_structure()
+    maps = recipe.make_maps(atoms)
+    assert maps and all(m.n_atoms == len(atoms) for m in maps.values())
+    for name, cgmap in maps.items():  # every atom in exactly one bead, beads at centres of mass
+        assert sorted(np.flatnonzero(cgmap.weights.sum(axis=0) > 0)) == list(range(len(atoms)))
+        np.testing.assert_allclose(cgmap.weights.sum(axis=1), 1.0, err_msg=name)
+    labelers = recipe.make_labelers()
+    assert labelers and recipe.md is not None and recipe.size > 0
+    assert recipe.fingerprint() == Recipe.read(path).fingerprint()
+
+
+def test_bithiophene_maps_respect_the_c2_symmetry():
+    recipe = Recipe.read(DATASETS / "bithiophene.toml")
+    swap = {4: 5, 0: 6, 1: 7, 2: 8, 3: 9, 10: 13, 11: 14, 12: 15}
+    swap.update({v: k for k, v in swap.items()})
+    bonds = bonds_of(recipe)
+    assert {frozenset(swap[i] for i in bond) for bond in bonds} == bonds  # an automorphism
+    maps = recipe.make_maps(recipe.start_structure())
+    assert sorted(m.n_beads for m in maps.values()) == [2, 4, 6, 8]
+    for name, cgmap in maps.items():
+        groups = groups_of(cgmap)
+        assert {frozenset(swap[i] for i in g) for g in groups} == groups, name
+    assert isinstance(recipe.make_labelers()[0], XTBLabeler)
+
+
+def test_tempo_maps_keep_or_merge_the_nitroxide():
+    recipe = Recipe.read(DATASETS / "tempo.toml")
+    assert recipe.multiplicity == 2 and recipe.make_labelers()[0].multiplicity == 2
+    assert frozenset((9, 10)) in bonds_of(recipe)  # N9-O10
+    maps = recipe.make_maps(recipe.start_structure())
+    assert {frozenset([9]), frozenset([10])} <= groups_of(maps["keep_no"])
+    assert frozenset([9, 10]) in groups_of(maps["merge_no"])
+
+
+def test_sexithiophene_smarts_map_is_one_bead_per_ring():
+    recipe = Recipe.read(DATASETS / "methyl-sexithiophene.toml")
+    atoms = recipe.start_structure()
+    assert atoms.get_chemical_formula() == "C30H26S6"
+    maps = recipe.make_maps(atoms)
+    assert maps["6bead"].n_beads == 6 and maps["12bead"].n_beads == 12
+    for group in groups_of(maps["6bead"]):  # ring + methyl: S, 5 C, 4 H (5 H at chain ends)
+        numbers = atoms.numbers[sorted(group)]
+        n_h = 5 if {36, 61} & group else 4
+        assert sorted(numbers) == [1] * n_h + [6] * 5 + [16]
+
+
+def test_dft_recipe_uses_the_published_level_of_theory():
+    recipe = Recipe.read(DATASETS / "bithiophene-dft.toml")
+    (labeler,) = recipe.make_labelers()
+    assert isinstance(labeler, PySCFLabeler)
+    assert (labeler.xc, labeler.basis, labeler.density_fit) == ("wb97x-d3", "def2-svp", True)

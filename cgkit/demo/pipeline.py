@@ -145,6 +145,7 @@ def train_models(config: DemoConfig, store_path: Path, log=print) -> list[dict]:
             "replicas": replicas,
             "store": str(store_path.name),
         }
+        signature = json.loads(json.dumps(signature))  # as it reads back (tuples -> lists)
         tic = time.perf_counter()
         reused = False
         if (

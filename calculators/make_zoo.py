@@ -140,13 +140,11 @@ def held_out_split(n_frames: int, n_replicas: int, test_fraction: float):
     first_test : ndarray of int
         The first test frame of every replica (the reference frames).
     """
-    indices = np.arange(n_frames)
-    block = -(-n_frames // max(n_replicas, 1))
-    start = (indices // block) * block
-    length = np.minimum(block, n_frames - start)
-    test = indices - start >= np.floor((1.0 - test_fraction) * length)
-    first = indices[test & ~np.r_[False, test[:-1]]]
-    return indices[~test], indices[test], first
+    from cgkit.sampling.sources import replica_tail_split
+
+    train, test = replica_tail_split(n_frames, n_replicas, test_fraction)
+    first = test[np.r_[True, np.diff(test) > 1]] if len(test) else test
+    return train, test, first
 
 
 def load_data(spec: ZooSpec, store_path: Path) -> dict:

@@ -75,20 +75,6 @@ class DemoConfig:
         )
 
 
-def _split(n_frames: int, test_fraction: float, n_blocks: int) -> tuple[np.ndarray, np.ndarray]:
-    """Hold out the last ``test_fraction`` of each MD replica's block of frames.
-
-    Consecutive MD frames are correlated, so contiguous held-out segments (not every k-th
-    frame) give an honest test error.
-    """
-    indices = np.arange(n_frames)
-    block = -(-n_frames // max(n_blocks, 1))
-    position_in_block = indices % block
-    block_length = np.minimum(block, n_frames - (indices // block) * block)
-    test = position_in_block >= np.floor((1 - test_fraction) * block_length)
-    return indices[~test], indices[test]
-
-
 def build_store(config: DemoConfig, log=print) -> tuple[Path, float]:
     """Sample and label the demo data set (resumes a partial store). Returns path, seconds."""
     from cgkit.data.builder import DatasetBuilder
@@ -129,10 +115,11 @@ def train_models(config: DemoConfig, store_path: Path, log=print) -> list[dict]:
         y = np.asarray(system.read_labels(config.label, frames), float)
         positions = {m: system.cg(m).bead_positions(frames) for m in config.maps}
     from cgkit.sampling.recipe import Recipe
+    from cgkit.sampling.sources import replica_tail_split
 
     recipe = Recipe.read(config.recipe)
     replicas = recipe.md.replicas if recipe.md is not None else 1
-    train, test = _split(len(frames), config.test_fraction, replicas)
+    train, test = replica_tail_split(len(frames), replicas, config.test_fraction)
     results = []
     for map_name in config.maps:
         path = _model_path(config, map_name)

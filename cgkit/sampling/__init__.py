@@ -31,7 +31,7 @@ from cgkit.sampling.openmm_md import (
     simulate_peptide,
 )
 from cgkit.sampling.recipe import Recipe, RecipeError
-from cgkit.sampling.sources import FramesSource, MDSource, frames_from_file
+from cgkit.sampling.sources import FramesSource, MDSource, frames_from_file, replica_tail_split
 from cgkit.sampling.structures import from_smiles, read_structure, smiles_multiplicity
 
 __all__ = [
@@ -57,6 +57,7 @@ __all__ = [
     "from_smiles",
     "make_dynamics",
     "read_structure",
+    "replica_tail_split",
     "run_md",
     "smiles_multiplicity",
 ]

@@ -69,6 +69,27 @@ class MDSource:
         }
 
 
+def replica_tail_split(
+    n_frames: int, n_replicas: int, test_fraction: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Train/test frame indices holding out the last ``test_fraction`` of every MD replica.
+
+    Replica ``r`` owns frames ``r*ceil(n/R) .. min((r+1)*ceil(n/R), n)``, the layout of
+    :meth:`MDSource.blocks`. Consecutive MD frames are correlated, so contiguous held-out
+    tails (not every k-th frame) give an honest test error.
+
+    Returns
+    -------
+    train, test : ndarray of int
+    """
+    indices = np.arange(n_frames)
+    block = -(-n_frames // max(n_replicas, 1))
+    start = (indices // block) * block
+    length = np.minimum(block, n_frames - start)
+    test = indices - start >= np.floor((1.0 - test_fraction) * length)
+    return indices[~test], indices[test]
+
+
 @dataclass(frozen=True)
 class FramesSource:
     """Given frames (from a trajectory file or another store).

@@ -1,16 +1,9 @@
-"""cgkit demo: split logic, and the quick end-to-end run (slow: real GFN2-xTB MD + ECG)."""
+"""cgkit demo: the quick end-to-end run (slow: real GFN2-xTB MD + ECG)."""
 
 import numpy as np
 import pytest
 
-from cgkit.demo.pipeline import DEFAULT_RECIPE, _split
-
-
-def test_split_holds_out_contiguous_tail_of_each_replica():
-    train, test = _split(100, 0.2, n_blocks=2)
-    assert len(test) == 20 and len(train) == 80
-    np.testing.assert_array_equal(test, np.r_[40:50, 90:100])
-    assert not set(train) & set(test)
+from cgkit.demo.pipeline import DEFAULT_RECIPE
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cgkit._divergence import js_divergence as _js_divergence
 from cgkit.backmap.energy import bond_angles, dihedral_angles, lj_pair_energies, lj_pairs
 
 
@@ -112,15 +113,7 @@ def nonbonded_rdf(atoms, topology, types=("C", "C_AR"), r_max=10.0, n_bins=100):
 
 def js_divergence(p, q) -> float:
     """Jensen-Shannon divergence (natural log, in [0, ln 2]) of two histograms."""
-    p = np.asarray(p, dtype=float) / np.sum(p)
-    q = np.asarray(q, dtype=float) / np.sum(q)
-    m = 0.5 * (p + q)
-
-    def kl(a):
-        nz = a > 0
-        return float(np.sum(a[nz] * np.log(a[nz] / m[nz])))
-
-    return 0.5 * kl(p) + 0.5 * kl(q)
+    return _js_divergence(p, q, base=np.e)
 
 
 QUANTITIES = {

@@ -115,20 +115,7 @@ def main(argv=None) -> int:
         train_time = time.perf_counter() - start
         model.save(args.out / f"ecg_{n_beads}_bead.pt")
         m = evaluate(model, bead_positions[test], y[test], gmm_components=(20, 30, 40, 50, 60))
-        row = ScanRow(
-            f"{n_beads}_bead",
-            n_beads,
-            len(train),
-            len(test),
-            m["rmse"],
-            m["mean_std"],
-            m["rmse_over_std"],
-            m["nll"],
-            m["coverage_68"],
-            m["coverage_95"],
-            m["gmm_noise"],
-            train_time,
-        )
+        row = ScanRow.from_metrics(f"{n_beads}_bead", n_beads, len(train), len(test), m, train_time)
         rows.append(row)
         dos = gaussian_mixture_density(m["mean"], m["std"], grid)
         dos_mean_only = histogram_density(m["mean"], grid)
@@ -185,20 +172,7 @@ def main(argv=None) -> int:
         train_time = time.perf_counter() - start
         m = evaluate(model, bead_positions[test], y[test])
         exact_rows.append(
-            ScanRow(
-                f"{n_beads}_bead",
-                n_beads,
-                len(sub),
-                len(test),
-                m["rmse"],
-                m["mean_std"],
-                m["rmse_over_std"],
-                m["nll"],
-                m["coverage_68"],
-                m["coverage_95"],
-                None,
-                train_time,
-            )
+            ScanRow.from_metrics(f"{n_beads}_bead", n_beads, len(sub), len(test), m, train_time)
         )
         rate = throughput(model, bead_positions[test], 10_000)
         print(f"exact GP {n_beads}_bead: predict {rate:.0f} frames/s", flush=True)

@@ -38,6 +38,26 @@ class ScanRow:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_metrics(
+        cls, map_name: str, n_beads: int, n_train: int, n_test: int, metrics: dict, train_time
+    ) -> ScanRow:
+        """A row from the output of :func:`evaluate` (``gmm_noise`` may be absent)."""
+        return cls(
+            map_name=map_name,
+            n_beads=int(n_beads),
+            n_train=int(n_train),
+            n_test=int(n_test),
+            rmse=metrics["rmse"],
+            mean_std=metrics["mean_std"],
+            rmse_over_std=metrics["rmse_over_std"],
+            nll=metrics["nll"],
+            coverage_68=metrics["coverage_68"],
+            coverage_95=metrics["coverage_95"],
+            gmm_noise=metrics.get("gmm_noise"),
+            train_time=float(train_time),
+        )
+
 
 def evaluate(model, bead_positions, y_true, gmm_components=(20, 40, 60, 80, 100)) -> dict:
     """Calibration metrics and GMM local noise of a fitted model on held-out frames.
@@ -93,19 +113,8 @@ def scan_maps(
         model = make_model().fit(positions[train], y[train])
         train_time = time.perf_counter() - start
         metrics = evaluate(model, positions[test], y[test])
-        row = ScanRow(
-            map_name=name,
-            n_beads=int(positions.shape[1]),
-            n_train=len(train),
-            n_test=len(test),
-            rmse=metrics["rmse"],
-            mean_std=metrics["mean_std"],
-            rmse_over_std=metrics["rmse_over_std"],
-            nll=metrics["nll"],
-            coverage_68=metrics["coverage_68"],
-            coverage_95=metrics["coverage_95"],
-            gmm_noise=metrics["gmm_noise"],
-            train_time=train_time,
+        row = ScanRow.from_metrics(
+            name, positions.shape[1], len(train), len(test), metrics, train_time
         )
         if save_dir is not None:
             Path(save_dir).mkdir(parents=True, exist_ok=True)

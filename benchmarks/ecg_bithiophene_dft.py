@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import time
 from pathlib import Path
 
@@ -53,6 +54,12 @@ def parse_args(argv=None):
     p.add_argument("--throughput-frames", type=int, default=100_000)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--reuse",
+        action="store_true",
+        help="load the models saved in --out by an earlier run instead of training (e.g. to "
+        "re-measure throughput on a quiet machine); train times are read from its log",
+    )
     return p.parse_args(argv)
 
 
@@ -110,10 +117,18 @@ def main(argv=None) -> int:
             kl_weight=args.kl_weight,
             seed=args.seed,
         )
-        start = time.perf_counter()
-        model.fit(bead_positions[train], y[train])
-        train_time = time.perf_counter() - start
-        model.save(args.out / f"ecg_{n_beads}_bead.pt")
+        model_path = args.out / f"ecg_{n_beads}_bead.pt"
+        times_path = args.out / "train_times.json"
+        train_times = json.loads(times_path.read_text()) if times_path.exists() else {}
+        if args.reuse and model_path.exists():
+            model = ECGRegressor.load(model_path)
+            train_time = train_times.get(str(n_beads), float("nan"))
+        else:
+            start = time.perf_counter()
+            model.fit(bead_positions[train], y[train])
+            train_time = time.perf_counter() - start
+            model.save(model_path)
+            times_path.write_text(json.dumps({**train_times, str(n_beads): train_time}))
         m = evaluate(model, bead_positions[test], y[test], gmm_components=(20, 30, 40, 50, 60))
         row = ScanRow.from_metrics(f"{n_beads}_bead", n_beads, len(train), len(test), m, train_time)
         rows.append(row)

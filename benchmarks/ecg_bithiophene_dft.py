@@ -43,7 +43,7 @@ def parse_args(argv=None):
     p.add_argument("--label", default="homo", choices=["homo", "lumo"])
     p.add_argument("--maps", default="4,6,8,10,12,14,16", help="bead counts N of maps/N_bead.map")
     p.add_argument("--n-train", type=int, default=9000)
-    p.add_argument("--epochs", type=int, default=25)
+    p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--batch-size", type=int, default=500)
     p.add_argument("--n-inducing", type=int, default=400)
     p.add_argument("--lr", type=float, default=5e-3)

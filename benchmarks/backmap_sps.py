@@ -5,12 +5,14 @@ Trains :class:`cgkit.backmap.DBMBackmapper` on 12 of the 14 shared 568 K snapsho
 :class:`cgkit.backmap.GeometricBackmapper`, and compares both to the reference all-atom
 snapshots: C-C-C backbone angles, C-C-C-C backbone dihedrals, phenyl impropers, per-chain
 LJ energies, RDF of non-bonded carbons (JS divergences to the reference), close contacts
-(< 0.7 LJ sigma) and wall time per frame. One PNG per quantity goes to ``--out``.
+(< 0.7 LJ sigma) and wall and CPU time per frame (single thread). One PNG per quantity
+goes to ``--out``.
 
-Usage::
+Usage (train 400 batches and evaluate; ``--model`` is loaded when it exists, and
+``--continue-batches N`` then trains it N more batches before evaluating)::
 
     OMP_NUM_THREADS=1 python benchmarks/backmap_sps.py --data ../shared/data/sps_melt \
-        --out /tmp/backmap_sps --model /tmp/backmap_sps/dbm.pt --train-minutes 12
+        --out /tmp/backmap_sps --model /tmp/backmap_sps/dbm.pt --n-gibbs 1 --n-candidates 4
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ def main(argv=None) -> int:
     parser.add_argument("--n-candidates", type=int, default=2)
     parser.add_argument("--n-critic", type=int, default=4)
     parser.add_argument("--prior-weights", type=float, nargs=3, default=(0.0, 0.1, 1.0))
+    parser.add_argument("--prior-nonbonded-scale", type=float, default=0.1)
+    parser.add_argument("--prior-soft-core", type=float, default=0.5)
     parser.add_argument("--lr-generator", type=float, default=5e-5)
     parser.add_argument("--lr-critic", type=float, default=1e-4)
     parser.add_argument(
@@ -95,6 +99,9 @@ def main(argv=None) -> int:
                 model.config.batch_size, model.config.n_critic = args.batch_size, args.n_critic
                 model.config.lr_generator = args.lr_generator
                 model.config.lr_critic = args.lr_critic
+                model.config.prior_weights = tuple(args.prior_weights)
+                model.config.prior_nonbonded_scale = args.prior_nonbonded_scale
+                model.config.prior_soft_core = args.prior_soft_core
                 start = time.perf_counter()
                 model.fit(train_pairs, model.topology_, model.cgmap_)
                 report["continued_batches"] = args.continue_batches
@@ -106,7 +113,9 @@ def main(argv=None) -> int:
                                n_gibbs=args.n_gibbs, n_candidates=args.n_candidates,
                                n_critic=args.n_critic, lr_generator=args.lr_generator,
                                lr_critic=args.lr_critic,
-                               prior_weights=tuple(args.prior_weights))  # fmt: skip
+                               prior_weights=tuple(args.prior_weights),
+                               prior_nonbonded_scale=args.prior_nonbonded_scale,
+                               prior_soft_core=args.prior_soft_core)  # fmt: skip
             start = time.perf_counter()
             model = DBMBackmapper(forcefield, config, verbose=True)
             model.fit(train_pairs, topology, cgmap, atom_to_bead=atom_to_bead)
@@ -125,21 +134,28 @@ def main(argv=None) -> int:
     baseline = GeometricBackmapper(forcefield, topology, cgmap, atom_to_bead=atom_to_bead)
     structures = {"reference": [], "dbm": [], "baseline": []}
     seconds = {"dbm": [], "baseline": []}
+    cpu_seconds = {"dbm": [], "baseline": []}
     for i, (aa, cg) in enumerate(test_pairs):
         structures["reference"].append(aa)
         for name, method in (("dbm", model), ("baseline", baseline)):
             if method is None:
                 continue
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             structures[name].append(method.transform(cg, seed=i))
             seconds[name].append(time.perf_counter() - start)
+            cpu_seconds[name].append(time.process_time() - start_cpu)
             if args.save_structures:
                 structures[name][-1].write(args.out / f"{name}_{i}.xyz")
-            print(f"frame {i} {name}: {seconds[name][-1]:.1f} s", flush=True)
+            print(f"frame {i} {name}: {seconds[name][-1]:.1f} s wall, "
+                  f"{cpu_seconds[name][-1]:.1f} s CPU", flush=True)  # fmt: skip
     structures = {k: v for k, v in structures.items() if v}
     results = compare_structures(structures, topology, forcefield)
     plot_comparison(results, args.out)
     report["seconds_per_frame"] = {k: float(np.mean(v)) for k, v in seconds.items() if v}
+    report["cpu_seconds_per_frame"] = {k: float(np.mean(v)) for k, v in cpu_seconds.items() if v}
+    report["baseline_settings"] = {k: getattr(baseline, k) for k in (
+        "displacement", "bonded_steps", "soft_steps", "full_steps", "soft_cores", "fmax",
+        "lj_cutoff", "restraint_k", "bond_stiffness")}  # fmt: skip
     report["js_divergence"] = results["js"]
     report["close_contacts"] = results["close_contacts"]
     (args.out / "report.json").write_text(json.dumps(report, indent=1, default=str))

@@ -13,12 +13,39 @@ import numpy as np
 import torch
 
 from cgkit.backmap.energy import EnergyTerms
-from cgkit.backmap.environment import (
-    ChannelTable,
-    adjacency_lists,
-    local_frames,
-    minimum_image_np,
-)
+from cgkit.backmap.environment import ChannelTable, adjacency_lists, local_frames
+from cgkit.mapping.pbc import minimum_image
+
+
+def _mic(vectors, cell):
+    """Exact minimum image of displacements (F, K, 3) Å in ``cell`` (None: unchanged)."""
+    return vectors if cell is None else minimum_image(vectors, cell)
+
+
+def _mic_within(vectors, cell, radius):
+    """Minimum images (F, K, 3) Å of the displacements shorter than ``radius`` Å; the
+    others (surely longer) are set to ``inf``.
+
+    A vector of length ``r`` has fractional coordinate ``|s_i| <= r / h_i`` (``h_i`` the
+    cell height along axis ``i``), so only vectors whose wrapped fractional coordinates
+    pass that test can be short; the exact minimum image is computed for those alone.
+    """
+    if cell is None:
+        out = np.array(vectors, dtype=float)
+        out[np.linalg.norm(out, axis=-1) >= radius] = np.inf
+        return out
+    inverse = np.linalg.inv(cell)
+    frac = vectors @ inverse
+    frac -= np.round(frac)
+    heights = 1.0 / np.linalg.norm(inverse, axis=0)
+    maybe = np.all(np.abs(frac) <= radius / heights, axis=-1)
+    out = np.full(np.shape(vectors), np.inf)
+    if maybe.any():
+        near = minimum_image(vectors[maybe][None], cell)[0]
+        short = np.linalg.norm(near, axis=-1) < radius
+        near[~short] = np.inf
+        out[maybe] = near
+    return out
 
 
 @dataclass
@@ -53,6 +80,27 @@ class SequenceBatch:
     bead_membership: np.ndarray
     target_types: np.ndarray
     terms: dict
+
+
+def tile_batch(batch: SequenceBatch, n_copies: int) -> SequenceBatch:
+    """``n_copies`` copies of ``batch`` stacked along the bead axis (copy-major: entry
+    ``c * B + b`` is bead ``b`` of copy ``c``), term indices shifted to match; used to
+    evaluate several inference candidates of every environment in one pass."""
+    if n_copies == 1:
+        return batch
+    n_batch, n_env = batch.env_atoms.shape
+    width = n_env + batch.sequence.shape[1]
+    shift = (np.arange(n_copies) * n_batch * width)[:, None, None]
+    terms = {
+        kind: ((index[None] + shift).reshape(-1, index.shape[1]), np.tile(params, (n_copies, 1)))
+        for kind, (index, params) in batch.terms.items()
+    }
+    arrays = {
+        name: np.concatenate([getattr(batch, name)] * n_copies)
+        for name in SequenceBatch.__dataclass_fields__
+        if name != "terms"
+    }
+    return SequenceBatch(**arrays, terms=terms)
 
 
 class EnvironmentBuilder:
@@ -125,21 +173,25 @@ class EnvironmentBuilder:
         pred = self.plan.predecessor[beads]
         if np.any(pred < 0):
             raise ValueError(f"bead {beads[pred < 0][0]} has no bonded bead to align with")
-        toward = centres + minimum_image_np(bead_positions[pred] - centres, cell)
+        toward = centres + _mic(bead_positions[pred][None] - centres[None], cell)[0]
         rot = local_frames(centres, toward, angles)
-        avail = present.copy()
-        avail[seqs.ravel()] = False
-        avail_idx = np.flatnonzero(avail)
-        env_lists, env_locals, bead_lists, bead_locals = [], [], [], []
-        for b in range(n_batch):
-            d = minimum_image_np(positions[avail_idx] - centres[b], cell) @ rot[b].T
-            keep = np.all(np.abs(d) < self.cutoff, axis=1)
-            env_lists.append(avail_idx[keep])
-            env_locals.append(d[keep])
-            db = minimum_image_np(bead_positions - centres[b], cell) @ rot[b].T
-            keepb = np.all(np.abs(db) < self.cutoff, axis=1)
-            bead_lists.append(np.flatnonzero(keepb))
-            bead_locals.append(db[keepb])
+        # every present atom except the bead's own sequence: in a Gibbs sweep the atoms of
+        # the other beads updated in the same batch stay visible at their current positions
+        avail_idx = np.flatnonzero(present)
+        own = self.atom_to_bead[avail_idx][None] == beads[:, None]  # (B, K)
+        # local coordinates (r - centre) @ R^T of everything within the cube's circumradius
+        reach = self.cutoff * np.sqrt(3.0)
+        to_local = rot.transpose(0, 2, 1)
+        d_env = _mic_within(positions[avail_idx][None] - centres[:, None], cell, reach)
+        d_env = np.matmul(np.nan_to_num(d_env, posinf=2 * reach), to_local)
+        d_bead = _mic_within(bead_positions[None] - centres[:, None], cell, reach)
+        d_bead = np.matmul(np.nan_to_num(d_bead, posinf=2 * reach), to_local)
+        inside = np.all(np.abs(d_env) < self.cutoff, axis=2) & ~own
+        inside_bead = np.all(np.abs(d_bead) < self.cutoff, axis=2)
+        env_lists = [avail_idx[m] for m in inside]
+        env_locals = [d[m] for d, m in zip(d_env, inside, strict=True)]
+        bead_lists = [np.flatnonzero(m) for m in inside_bead]
+        bead_locals = [d[m] for d, m in zip(d_bead, inside_bead, strict=True)]
         n_env = max(1, max(len(e) for e in env_lists))
         n_bead = max(len(e) for e in bead_lists)
         n_ch = self.channels.n_channels
@@ -149,7 +201,6 @@ class EnvironmentBuilder:
         seq_mem = np.zeros((n_batch, n_seq, n_seq, n_ch), dtype=np.float32)
         bead_local = np.zeros((n_batch, n_bead, 3))
         bead_mem = np.zeros((n_batch, n_bead, n_ch), dtype=np.float32)
-        seq_local = np.zeros((n_batch, n_seq, 3))
         heavy_target = self.heavy[seqs]  # (B, L)
         order = np.arange(n_seq)
         visible = (order[None, :] != order[:, None]) if gibbs else (order[None] < order[:, None])
@@ -171,7 +222,7 @@ class EnvironmentBuilder:
             kb = len(bead_lists[b])
             bead_local[b, :kb] = bead_locals[b]
             bead_mem[b, np.arange(kb), self.channels.bead_channel[bead_lists[b]]] = 1.0
-            seq_local[b] = minimum_image_np(positions[seqs[b]] - centres[b], cell) @ rot[b].T
+        seq_local = np.matmul(_mic(positions[seqs] - centres[:, None], cell), to_local)
         terms = self._terms(env_atoms, seqs)
         return SequenceBatch(
             beads, centres, rot, seqs, env_atoms, env_local, env_mem, seq_local, seq_mem,

@@ -20,7 +20,7 @@ import torch
 from ase import Atoms
 
 from cgkit._version import __version__
-from cgkit.backmap.batch import EnvironmentBuilder
+from cgkit.backmap.batch import EnvironmentBuilder, tile_batch
 from cgkit.backmap.environment import make_plan
 from cgkit.backmap.forcefield import ForceField, Topology
 from cgkit.backmap.generation import SequenceTensors, rotate_about_z, unroll
@@ -48,7 +48,9 @@ class DBMConfig:
     ratio 0.1, 2 Gibbs sweeps) except the network width (16 filters instead of 64) and
     the batch size, chosen so that training and inference run on a CPU. Additions for
     robustness: generator gradients are clipped to ``clip_norm`` and the energy prior uses
-    a soft-core LJ (see :meth:`~cgkit.backmap.generation.SequenceTensors.energy`).
+    a soft-core LJ of strength ``prior_soft_core`` (see
+    :meth:`~cgkit.backmap.generation.SequenceTensors.energy`; smaller is harder, 0 is the
+    plain LJ). Candidate selection at inference always uses the plain LJ.
     """
 
     resolution: int = 8
@@ -71,6 +73,7 @@ class DBMConfig:
     prior_weights: tuple[float, ...] = (0.0, 0.1, 1.0)
     prior_schedule: tuple[float, ...] = (0.3, 0.6)
     prior_nonbonded_scale: float = 0.1
+    prior_soft_core: float = 0.5
     clip_norm: float = 10.0
     rotate: bool = True
     n_gibbs: int = 2
@@ -274,19 +277,20 @@ class DBMBackmapper:
             present = np.ones_like(placed) if gibbs else placed
             batch = self.builder_.build(group, positions, present, bead_positions, cell,
                                         gibbs=gibbs)  # fmt: skip
-            best_energy = np.full(len(group), np.inf)
-            best = np.zeros(batch.sequence.shape + (3,))
-            for candidate in range(cfg.n_candidates):
-                angles = torch.as_tensor(rng.uniform(0, 2 * np.pi, len(group)),
-                                         dtype=torch.float32, device=self.device)  # fmt: skip
-                tensors = SequenceTensors(batch, self.grid_, cfg.sigma_sq, angles, self.device)
-                coords, _ = unroll(gen, tensors, self.n_atom_types_, cfg.noise_dim, gibbs, noise)
-                energy = np.nan_to_num(tensors.energy(coords).cpu().numpy(), nan=np.inf)
-                local = rotate_about_z(coords, -angles).cpu().numpy().astype(float)
-                glob = batch.centres[:, None] + np.einsum("blk,bkj->blj", local, batch.rotations)
-                better = (energy < best_energy) | (candidate == 0)
-                best[better], best_energy[better] = glob[better], energy[better]
-            positions[batch.sequence] = best
+            # all candidates (random z rotation + noise) of all environments in one pass
+            n_group, n_cand = len(group), cfg.n_candidates
+            angles = torch.as_tensor(rng.uniform(0, 2 * np.pi, n_cand * n_group),
+                                     dtype=torch.float32, device=self.device)  # fmt: skip
+            tensors = SequenceTensors(tile_batch(batch, n_cand), self.grid_, cfg.sigma_sq,
+                                      angles, self.device)  # fmt: skip
+            coords, _ = unroll(gen, tensors, self.n_atom_types_, cfg.noise_dim, gibbs, noise)
+            # plain LJ: a clash must cost its full energy when candidates are compared
+            energy = tensors.energy(coords, soft_core=0.0).cpu().numpy()
+            energy = np.nan_to_num(energy, nan=np.inf).reshape(n_cand, n_group)
+            local = rotate_about_z(coords, -angles).cpu().numpy().astype(float)
+            local = local.reshape(n_cand, n_group, -1, 3)
+            best = local[np.argmin(energy, axis=0), np.arange(n_group)]
+            positions[batch.sequence] = batch.centres[:, None] + np.matmul(best, batch.rotations)
             placed[batch.sequence] = True
         return positions
 

@@ -107,7 +107,7 @@ def improper_dihedral_energy(positions, index, xi0, k, cell=None) -> torch.Tenso
     return (0.5 * k * diff**2).sum(-1)
 
 
-def lj_pair_energies(positions, pairs, sigma, epsilon, cell=None, cutoff=None):
+def lj_pair_energies(positions, pairs, sigma, epsilon, cell=None, cutoff=None, soft_core=0.0):
     """Lennard-Jones energy of each listed pair ``4 eps ((s/r)^12 - (s/r)^6)``.
 
     Parameters
@@ -118,13 +118,20 @@ def lj_pair_energies(positions, pairs, sigma, epsilon, cell=None, cutoff=None):
     sigma, epsilon : Tensor (P,), Å and eV
     cutoff : float or None
         Pairs farther apart than ``cutoff`` Å contribute zero (plain truncation).
+    soft_core : float
+        ``alpha`` of the soft core ``r^6 -> r^6 + alpha sigma^6``: overlapping atoms get
+        the finite energy ``4 eps (1/alpha^2 - 1/alpha)``; 0 is the plain potential.
 
     Returns
     -------
     Tensor (B, P), eV
     """
     r2 = (_disp(positions, pairs[:, 0], pairs[:, 1], cell) ** 2).sum(-1)
-    s6 = (sigma**2 / r2) ** 3
+    if soft_core:
+        sig6 = sigma**6
+        s6 = sig6 / (r2**3 + soft_core * sig6)
+    else:
+        s6 = (sigma**2 / r2) ** 3
     e = 4 * epsilon * (s6 * s6 - s6)
     if cutoff is not None:
         e = torch.where(r2 < cutoff**2, e, torch.zeros_like(e))
@@ -256,7 +263,9 @@ class ForceFieldEnergy(torch.nn.Module):
         pos = positions.detach().cpu().numpy() if torch.is_tensor(positions) else positions
         return torch.as_tensor(lj_pairs(pos, self.excluded, self.cutoff, cell, pbc))
 
-    def components(self, positions, cell=None, pairs=None) -> dict[str, torch.Tensor]:
+    def components(
+        self, positions, cell=None, pairs=None, soft_core=0.0
+    ) -> dict[str, torch.Tensor]:
         """Energy per term kind, each (B,) eV.
 
         Parameters
@@ -265,6 +274,8 @@ class ForceFieldEnergy(torch.nn.Module):
         cell : Tensor/ndarray (3, 3) Å or None
         pairs : LongTensor (P, 2) or None
             LJ pair list; by default built from the first configuration.
+        soft_core : float
+            Soft-core ``alpha`` of the LJ term (see :func:`lj_pair_energies`; 0: plain).
         """
         t = self.terms
         pos = positions if positions.ndim == 3 else positions[None]
@@ -273,7 +284,7 @@ class ForceFieldEnergy(torch.nn.Module):
             pairs = self.pairs(pos[0], None if cell is None else np.asarray(cell))
         sig = 0.5 * (t.sigma[pairs[:, 0]] + t.sigma[pairs[:, 1]])
         eps = torch.sqrt(t.epsilon[pairs[:, 0]] * t.epsilon[pairs[:, 1]])
-        lj = lj_pair_energies(pos, pairs, sig, eps, cell_t, self.cutoff).sum(-1)
+        lj = lj_pair_energies(pos, pairs, sig, eps, cell_t, self.cutoff, soft_core).sum(-1)
         return {
             "bond": bond_energy(pos, t.bonds, t.b0, t.kb, cell_t),
             "angle": angle_energy(pos, t.angles, t.theta0, t.k_angle, cell_t),
@@ -284,6 +295,6 @@ class ForceFieldEnergy(torch.nn.Module):
             "lj": lj,
         }
 
-    def forward(self, positions, cell=None, pairs=None) -> torch.Tensor:
+    def forward(self, positions, cell=None, pairs=None, soft_core=0.0) -> torch.Tensor:
         """Total energy (B,) eV of configurations (B, N, 3) Å (see :meth:`components`)."""
-        return sum(self.components(positions, cell, pairs).values())
+        return sum(self.components(positions, cell, pairs, soft_core).values())

@@ -179,14 +179,6 @@ def local_frames(centres, toward, angles) -> np.ndarray:
     return np.stack([c * x + s * y, -s * x + c * y, z], axis=1)
 
 
-def minimum_image_np(vectors, cell):
-    """NumPy minimum image of vectors (..., 3) in ``cell`` (3, 3) rows (None: unchanged)."""
-    if cell is None:
-        return vectors
-    frac = vectors @ np.linalg.inv(cell)
-    return (frac - np.round(frac)) @ cell
-
-
 class ChannelTable:
     """Channel assignments of pairs (target atom, other atom) for one topology.
 

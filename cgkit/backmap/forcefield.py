@@ -318,13 +318,16 @@ class Topology:
 
 
 def read_itp(path) -> Topology:
-    """Read one ``[moleculetype]`` of a GROMACS ``.itp`` file.
+    """Read one ``[moleculetype]`` of a GROMACS ``.itp`` file as a :class:`Topology`.
+
+    Parsing is :func:`cgkit.mapping.gromacs.read_itp` (sections ``[moleculetype]``
+    (nrexcl), ``[atoms]``, ``[bonds]``, ``[angles]``, ``[dihedrals]``, ``[exclusions]``;
+    1-based indices in the file); malformed lines raise
+    :class:`~cgkit.mapping.formats.MapFormatError` (a ``ValueError``) naming file and line.
 
     Parameters
     ----------
     path : str or Path
-        Topology with ``[moleculetype]`` (name, nrexcl), ``[atoms]``, ``[bonds]``,
-        ``[angles]``, ``[dihedrals]`` and optionally ``[exclusions]`` (1-based indices).
 
     Returns
     -------
@@ -332,46 +335,19 @@ def read_itp(path) -> Topology:
         0-based atom indices. Exclusion lines ``i j k ...`` exclude ``i`` from each of
         ``j, k, ...``.
     """
+    from cgkit.mapping.gromacs import read_itp as read_molecule
+
     path = Path(path)
-    sec = _sections(path)
-    if "atoms" not in sec:
-        raise ValueError(f"{path}: no [atoms] section")
-    nrexcl = int(sec["moleculetype"][0][1][1]) if "moleculetype" in sec else 3
-    types, names = [], []
-    for number, tok in sec["atoms"]:
-        if int(tok[0]) != len(types) + 1:
-            raise ValueError(f"{path}:{number}: atoms must be numbered 1..N in order")
-        types.append(tok[1])
-        names.append(tok[4])
-    n = len(types)
-
-    def indices(section, width):
-        rows, funcs = [], []
-        for number, tok in sec.get(section, []):
-            idx = [int(t) - 1 for t in tok[:width]]
-            if min(idx) < 0 or max(idx) >= n:
-                raise ValueError(f"{path}:{number}: atom index out of range 1..{n} in [{section}]")
-            rows.append(idx)
-            funcs.append(int(tok[width]) if len(tok) > width else 1)
-        arr = np.asarray(rows, dtype=int).reshape(-1, width)
-        return arr, np.asarray(funcs, dtype=int)
-
-    bonds, _ = indices("bonds", 2)
-    angles, _ = indices("angles", 3)
-    dihedrals, dfuncs = indices("dihedrals", 4)
-    excl = []
-    for number, tok in sec.get("exclusions", []):
-        idx = [int(t) - 1 for t in tok]
-        if min(idx) < 0 or max(idx) >= n:
-            raise ValueError(f"{path}:{number}: atom index out of range 1..{n} in [exclusions]")
-        excl += [sorted((idx[0], j)) for j in idx[1:]]
+    if not path.exists():
+        raise FileNotFoundError(f"topology file not found: {path}")
+    molecule = read_molecule(path)
     return Topology(
-        atom_types=types,
-        atom_names=names,
-        bonds=bonds,
-        angles=angles,
-        dihedrals=dihedrals,
-        dihedral_funcs=dfuncs,
-        exclusions=np.asarray(excl, dtype=int).reshape(-1, 2),
-        nrexcl=nrexcl,
+        atom_types=list(molecule.types),
+        atom_names=list(molecule.names),
+        bonds=molecule.bonds,
+        angles=molecule.angles,
+        dihedrals=molecule.dihedrals,
+        dihedral_funcs=molecule.dihedral_funcs,
+        exclusions=molecule.exclusions,
+        nrexcl=molecule.nrexcl,
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from cgkit.backmap.energy import bond_angles, dihedral_angles
+from cgkit.backmap.energy import bond_angles, dihedral_angles, lj_pair_energies
 from cgkit.backmap.voxel import density_to_coordinate, gaussian_density
 
 
@@ -76,7 +76,8 @@ class SequenceTensors:
 
         Lennard-Jones uses the soft core ``r^6 -> r^6 + soft_core * sigma^6`` so that
         overlapping atoms (frequent while the generator is untrained) give finite energies
-        and gradients; ``soft_core=0`` is the plain potential.
+        and gradients during training; ``soft_core=0`` is the plain potential, which
+        candidate selection at inference uses so that clashes cost their full energy.
         """
         points = torch.cat([self.env_local, seq_coords], dim=1)
         width = points.shape[1]
@@ -103,9 +104,8 @@ class SequenceTensors:
             add(idx, 0.5 * par[:, 1] * (torch.remainder(xi + np.pi, 2 * np.pi) - np.pi) ** 2)
         idx, par = self.terms["lj"]
         if len(idx):
-            r2 = ((flat[:, idx[:, 1]] - flat[:, idx[:, 0]]) ** 2).sum(-1)
-            s6 = par[:, 0] ** 6 / (r2**3 + soft_core * par[:, 0] ** 6)
-            add(idx, nonbonded_scale * 4 * par[:, 1] * (s6 * s6 - s6))
+            lj = lj_pair_energies(flat, idx, par[:, 0], par[:, 1], soft_core=soft_core)
+            add(idx, nonbonded_scale * lj)
         return total
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
-from cgkit.backmap.environment import minimum_image_np
+from cgkit.mapping.pbc import minimum_image
 
 
 def project_to_beads(positions, cgmap, bead_positions, cell=None, pbc=None) -> np.ndarray:
@@ -31,7 +31,8 @@ def project_to_beads(positions, cgmap, bead_positions, cell=None, pbc=None) -> n
     mapped = cgmap.map_positions(positions, cell=cell, pbc=pbc)
     residual = np.asarray(bead_positions, dtype=float) - mapped
     if cell is not None:
-        residual = minimum_image_np(residual, np.asarray(cell, dtype=float))
+        residual = minimum_image(residual[None], np.asarray(cell, dtype=float),
+                                 True if pbc is None else pbc)[0]  # fmt: skip
     weights = sp.csr_matrix(cgmap.sparse_weights)
     gram = (weights @ weights.T).tocsc()
     solve = splu(gram)

@@ -95,9 +95,10 @@ def train(generator, critic, builder, frames, config, n_atom_types, grid, device
             fake_coords, fake_inputs = unroll(generator, tensors, n_atom_types, config.noise_dim)
             loss_g = -critic(_critic_inputs(fake_inputs, tensors, fake_coords)).mean()
             scale = config.prior_nonbonded_scale
-            energy = tensors.energy(fake_coords, scale)
+            soft = config.prior_soft_core
+            energy = tensors.energy(fake_coords, scale, soft)
             if config.prior_mode == "match":
-                prior = (energy - tensors.energy(tensors.seq_local, scale)).abs().mean()
+                prior = (energy - tensors.energy(tensors.seq_local, scale, soft)).abs().mean()
             else:
                 prior = energy.mean()
             if weight > 0:

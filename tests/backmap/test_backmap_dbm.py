@@ -141,3 +141,49 @@ def test_soft_core_prior_is_finite_for_overlapping_atoms(chain_system, rng):
     # far from overlap the soft core changes the LJ energy only slightly
     plain = tensors.energy(tensors.seq_local, soft_core=0.0)
     assert float(tensors.energy(tensors.seq_local)) == pytest.approx(float(plain), rel=0.05)
+
+
+def _two_chain_builder(chain_system, shift):
+    topology, ff, cgmap, positions = chain_system
+    two, two_map = topology.replicate(2), cgmap.repeat(2)
+    both = np.concatenate([positions, positions + shift])
+    heavy = np.array([s != "H" for s in two.symbols])
+    owner = np.asarray(two_map.weights).argmax(axis=0)
+    plan = make_plan(two.bonds, owner, two_map.n_beads, heavy)
+    builder = EnvironmentBuilder(two, ff, owner, two_map.bead_types, plan)
+    return builder, plan, both, two_map.map_positions(both)
+
+
+def test_gibbs_environment_shows_the_other_beads_of_the_batch(chain_system):
+    # the two chains' middle beads are filled at the same step, 4 Å apart
+    builder, plan, both, beads = _two_chain_builder(chain_system, [0.0, 0.0, 4.0])
+    group = plan.steps[plan.bead_step[1]]
+    assert sorted(group.tolist()) == [1, 4]
+    present = np.ones(len(both), dtype=bool)
+    batch = builder.build(group, both, present, beads, gibbs=True)
+    for b, other in ((0, 1), (1, 0)):
+        env = set(batch.env_atoms[b][batch.env_atoms[b] >= 0].tolist())
+        assert set(plan.sequences[group[other]].tolist()) <= env  # neighbour bead visible
+        assert not env & set(plan.sequences[group[b]].tolist())  # own atoms are the sequence
+    # forward sampling: beads of the same step are not placed yet, so they stay hidden
+    not_yet = plan.bead_step[builder.atom_to_bead] < plan.bead_step[1]
+    forward = builder.build(group, both, not_yet, beads)
+    assert not set(forward.env_atoms[0].tolist()) & set(plan.sequences[group[1]].tolist())
+
+
+def test_tiled_batch_repeats_environments_and_energies(chain_system, rng):
+    from cgkit.backmap.batch import tile_batch
+
+    builder, plan, both, beads = _two_chain_builder(chain_system, [0.0, 0.0, 4.5])
+    group = plan.steps[plan.bead_step[1]]
+    batch = builder.build(group, both, np.ones(len(both), dtype=bool), beads, gibbs=True)
+    grid = make_grid(8, 12.0)
+    single = SequenceTensors(batch, grid, 2.0)
+    tiled = SequenceTensors(tile_batch(batch, 3), grid, 2.0)
+    assert tiled.n_batch == 3 * single.n_batch
+    moved = single.seq_local + torch.tensor(rng.normal(scale=0.2, size=single.seq_local.shape),
+                                            dtype=torch.float32)  # fmt: skip
+    e1 = single.energy(moved, soft_core=0.0)
+    e3 = tiled.energy(moved.repeat(3, 1, 1), soft_core=0.0)
+    assert torch.allclose(e3.view(3, -1), e1.expand(3, -1), rtol=1e-5)
+    assert torch.equal(tiled.env_channels[: single.n_batch], single.env_channels)

@@ -131,3 +131,23 @@ def test_sps_reference_energy_finite_and_bonds_by_hand(sps_dir):
     # thermal: mean angle energy per term near k_B T / 2 at 568 K (within a factor of 2)
     per_angle = float(comp["angle"]) / len(topology.angles)
     assert 0.5 * 0.0245 < per_angle < 2 * 0.0245
+
+
+def test_soft_core_lj_is_finite_at_overlap_and_plain_far_away():
+    from cgkit.backmap.energy import lj_pair_energies
+
+    sigma, eps, alpha = torch.tensor([3.2]), torch.tensor([0.004]), 0.5
+    pairs = torch.tensor([[0, 1]])
+
+    def energy(r, soft_core):
+        pos = torch.tensor([[[0.0, 0.0, 0.0], [r, 0.0, 0.0]]], dtype=torch.float64)
+        return float(lj_pair_energies(pos, pairs, sigma, eps, soft_core=soft_core)[0, 0])
+
+    # overlap: 4 eps (1/alpha^2 - 1/alpha), where the plain potential diverges
+    assert energy(0.0, alpha) == pytest.approx(4 * 0.004 * (1 / alpha**2 - 1 / alpha))
+    assert energy(0.3, 0.0) > 1e6
+    # minimum of the plain potential at 2^(1/6) sigma with depth -eps; far away both agree
+    assert energy(2 ** (1 / 6) * 3.2, 0.0) == pytest.approx(-0.004)
+    assert energy(8.0, alpha) == pytest.approx(energy(8.0, 0.0), rel=1e-2)
+    # soft_core = 0 is the plain potential of ForceFieldEnergy
+    assert energy(3.0, 0.0) == pytest.approx(4 * 0.004 * ((3.2 / 3.0) ** 12 - (3.2 / 3.0) ** 6))

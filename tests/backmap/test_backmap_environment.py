@@ -85,3 +85,18 @@ def test_hidden_hydrogens_can_be_shown_and_rotation_is_about_z(chain_system):
     expected = rotate_about_z(torch.tensor(batch.env_local), torch.tensor([0.7]))
     assert np.allclose(turned.env_local, expected.numpy(), atol=1e-10)
     assert np.array_equal(turned.env_membership, batch.env_membership)
+
+
+def test_short_minimum_images_are_exact_in_a_skewed_cell(rng):
+    from cgkit.backmap.batch import _mic_within
+    from cgkit.mapping.pbc import minimum_image
+
+    cell = np.array([[30.0, 0.0, 0.0], [-14.0, 9.0, 0.0], [3.0, 2.0, 8.5]])  # strongly tilted
+    vectors = rng.uniform(-40.0, 40.0, size=(3, 4000, 3))
+    exact = minimum_image(vectors, cell)
+    radius = 4.0
+    near = _mic_within(vectors, cell, radius)
+    short = np.linalg.norm(exact, axis=-1) < radius
+    assert short.sum() > 20 and (~short).sum() > 20
+    assert np.allclose(near[short], exact[short])
+    assert np.all(np.isinf(near[~short]))

@@ -54,7 +54,7 @@ def test_forcefield_units_channels_and_roundtrip(chain_files):
 def test_bad_files_name_the_line(tmp_path, chain_files):
     bad = tmp_path / "bad.itp"
     bad.write_text("[ atoms ]\n1 C 1 X C1 1 0.0\n[ bonds ]\n1 7 1\n")
-    with pytest.raises(ValueError, match=r"bad.itp:4: atom index out of range"):
+    with pytest.raises(ValueError, match=r"bad.itp, line 4: atom index out of range 1..1"):
         read_itp(bad)
     with pytest.raises(FileNotFoundError, match="missing.txt"):
         read_forcefield(tmp_path / "missing.txt")

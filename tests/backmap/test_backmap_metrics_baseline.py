@@ -107,3 +107,20 @@ def test_baseline_minimises_and_keeps_the_mapping(chain_system):
           topology.atom_types[b[1]]]  # fmt: skip
     lengths = [aa.get_distance(i, j) for i, j in cc]
     assert np.allclose(lengths, 1.53, atol=0.15)
+
+
+def test_baseline_separates_interpenetrating_chains(chain_system):
+    """Two chains whose beads lie 4 Å apart: the minimised structure has no clashes,
+    so the Lennard-Jones term is in the minimiser's energy and the stages converge."""
+    torch.set_num_threads(1)
+    topology, ff, cgmap, positions = chain_system
+    two = topology.replicate(2)
+    both_map = cgmap.repeat(2)
+    beads = cgmap.map_positions(positions)
+    both_beads = np.concatenate([beads, beads + [0.0, 0.0, 4.0]])
+    baseline = GeometricBackmapper(ff, two, both_map, displacement=0.3)
+    aa = baseline(Atoms("X6", both_beads), seed=0)
+    assert close_contacts(aa, two, ff) == 0
+    assert np.allclose(both_map.map_positions(aa.positions), both_beads, atol=1e-8)
+    inter = per_molecule_lj(aa, two, ff, cutoff=8.0)
+    assert np.all(inter < 0.0)  # attractive, not overlapping

@@ -19,6 +19,7 @@ from ase.calculators.calculator import Calculator, all_changes
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_momenta
 
+from cgkit.mapping.superposition import kabsch_rotation
 from cgkit.units import KB_EV, KJMOL_EV
 
 #: the paper's restraint constant, 5e4 kcal/mol/Å^2, in eV/Å^2
@@ -99,11 +100,7 @@ def align_to_beads(atoms: Atoms, cgmap, bead_positions: np.ndarray) -> Atoms:
     weights = np.asarray(weights, float) / np.sum(weights)
     centre_mapped = weights @ mapped
     centre_target = weights @ bead_positions
-    a = (mapped - centre_mapped) * weights[:, None]
-    covariance = a.T @ (bead_positions - centre_target)
-    u, _, vt = np.linalg.svd(covariance)
-    sign = np.sign(np.linalg.det(u @ vt)) or 1.0
-    rotation = u @ np.diag([1.0, 1.0, sign]) @ vt
+    rotation = kabsch_rotation(mapped - centre_mapped, bead_positions - centre_target, weights)
     moved.positions = (atoms.positions - centre_mapped) @ rotation + centre_target
     return moved
 
@@ -227,12 +224,44 @@ def constrained_md(
     )
 
 
+def unbias_weights(restraint_energy, temperature: float) -> np.ndarray:
+    """Normalised eq. 17 weights ``e^{beta V_f} / sum_g e^{beta V_g}`` of restrained frames.
+
+    Formed with the largest exponent subtracted, so large restraint energies do not
+    overflow. ``1 / sum(w**2)`` is the effective number of frames (Kish) behind an
+    unbiased average. Check it: with restraints much stiffer than U along the 3M bead
+    coordinates, beta V of the restrained frames is close to Gamma(3M/2)-distributed, so
+    the weights e^{beta V} are heavy-tailed and a few frames with the largest V carry the
+    average however long the run.
+
+    Parameters
+    ----------
+    restraint_energy : array_like, shape (F,), eV
+        V of each frame.
+    temperature : float, K
+
+    Returns
+    -------
+    weights : ndarray, shape (F,), summing to 1
+    """
+    restraint_energy = np.asarray(restraint_energy, float).reshape(-1)
+    if restraint_energy.size == 0:
+        raise ValueError("no restraint energies")
+    if not np.all(np.isfinite(restraint_energy)):
+        frame = int(np.flatnonzero(~np.isfinite(restraint_energy))[0])
+        raise ValueError(f"non-finite restraint energy in frame {frame}")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0 K, got {temperature}")
+    exponent = restraint_energy / (KB_EV * temperature)
+    weights = np.exp(exponent - exponent.max())
+    return weights / weights.sum()
+
+
 def unbias(values, restraint_energy, temperature: float) -> tuple[float, float]:
     """Mean and std of a property over U from samples of U + V (paper eq. 17).
 
     <A>_U = <A e^{beta V}>_{U+V} / <e^{beta V}>_{U+V}, and the std from the reweighted
-    second moment. Weights are formed with the largest exponent subtracted, so large
-    restraint energies do not overflow.
+    second moment (weights from :func:`unbias_weights`).
 
     Parameters
     ----------
@@ -256,11 +285,7 @@ def unbias(values, restraint_energy, temperature: float) -> tuple[float, float]:
     if not (np.all(np.isfinite(values)) and np.all(np.isfinite(restraint_energy))):
         frame = int(np.flatnonzero(~np.isfinite(values + restraint_energy))[0])
         raise ValueError(f"non-finite value or restraint energy in frame {frame}")
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0 K, got {temperature}")
-    exponent = restraint_energy / (KB_EV * temperature)
-    weights = np.exp(exponent - exponent.max())
-    weights /= weights.sum()
+    weights = unbias_weights(restraint_energy, temperature)
     mean = float(weights @ values)
     std = float(np.sqrt(max(weights @ (values - mean) ** 2, 0.0)))
     return mean, std

@@ -9,6 +9,7 @@ from ase.calculators.fd import calculate_numerical_forces
 from scipy.spatial.transform import Rotation
 from scipy.stats import norm
 
+from cgkit.ecg.ensemble import ensemble_moments
 from cgkit.mapping import CGMap
 from cgkit.sampling.constrained import (
     PAPER_FORCE_CONSTANT,
@@ -16,6 +17,7 @@ from cgkit.sampling.constrained import (
     align_to_beads,
     constrained_md,
     unbias,
+    unbias_weights,
 )
 from cgkit.units import KB_EV
 
@@ -69,6 +71,54 @@ def test_unbias_bad_input():
         unbias([1.0, np.nan], [0.1, 0.2], 300)
     with pytest.raises(ValueError, match="temperature"):
         unbias([1.0], [0.1], 0)
+
+
+def test_unbias_weights_boltzmann_ratios_without_overflow():
+    kT = KB_EV * 300.0
+    restraint = np.array([1000.0, 1000.0 + kT, 1000.0 + 2 * kT])  # e^{beta V} overflows
+    weights = unbias_weights(restraint, 300.0)
+    np.testing.assert_allclose(weights, np.exp([0, 1, 2]) / np.exp([0, 1, 2]).sum())
+    # equal restraint energies: every frame counts fully (Kish effective size = F)
+    flat = unbias_weights(np.full(50, 0.3), 300.0)
+    assert 1.0 / np.sum(flat**2) == pytest.approx(50.0)
+    with pytest.raises(ValueError, match="frame 1"):
+        unbias_weights([0.1, np.inf], 300.0)
+
+
+def test_ensemble_moments_is_the_mixture_of_gaussian_predictions(rng):
+    means = np.array([-8.0, -7.8, -8.3])
+    stds = np.array([0.05, 0.10, 0.02])
+    weights = np.array([0.5, 0.3, 0.2])
+    mean, std, spread = ensemble_moments(means, stds, weights)
+    # sample the mixture: pick a configuration by weight, then E ~ N(mu_i, sigma_i^2)
+    n = 400_000
+    picks = rng.choice(3, size=n, p=weights)
+    energies = rng.normal(means[picks], stds[picks])
+    assert mean == pytest.approx(energies.mean(), abs=2e-3)
+    assert std == pytest.approx(energies.std(), rel=5e-3)
+    # the cluster-spread term is the std of the means alone; with it the width exceeds
+    # every single-configuration std
+    assert spread == pytest.approx(np.sqrt(weights @ (means - mean) ** 2))
+    assert std > stds.max() and std**2 == pytest.approx(weights @ stds**2 + spread**2)
+    # identical configurations: no spread, the std is the RMS predicted std
+    same = ensemble_moments(np.full(4, -8.0), [0.1, 0.2, 0.1, 0.2])
+    assert same[2] == 0.0 and same[1] == pytest.approx(np.sqrt(0.025))
+    # integer weights equal repeated configurations; weights need not be normalised
+    np.testing.assert_allclose(
+        ensemble_moments(means, stds, [2, 1, 1]),
+        ensemble_moments(np.r_[means, means[0]], np.r_[stds, stds[0]]),
+    )
+
+
+def test_ensemble_moments_bad_input():
+    with pytest.raises(ValueError, match="equal length"):
+        ensemble_moments([1.0, 2.0], [0.1])
+    with pytest.raises(ValueError, match="configuration 1"):
+        ensemble_moments([1.0, 2.0], [0.1, -0.1])
+    with pytest.raises(ValueError, match="weights has 1"):
+        ensemble_moments([1.0, 2.0], [0.1, 0.1], [1.0])
+    with pytest.raises(ValueError, match="not all zero"):
+        ensemble_moments([1.0, 2.0], [0.1, 0.1], [0.0, 0.0])
 
 
 def test_restraint_forces_equal_finite_differences(ethanol_atoms, ethanol_map, rng):

@@ -1,15 +1,27 @@
-"""Temporal VAE backmapping of alanine dipeptide vs. the frame-based library baseline.
+"""Temporal VAE backmapping of capped peptides vs. the frame-based library baseline.
 
-Data: vacuum amber14 MD at 300 K, frames every 1 ps (:func:`cgkit.sampling.openmm_md.
-simulate_peptide`; generated into ``--store`` when it does not exist). The first
-``--train-fraction`` of the trajectory trains the VAE and fills the library; the rest is
-cut into segments of ``--segment`` frames, mapped to the 5 backbone beads and backmapped
-by both methods. Printed: JS divergences (nats) to the reference of per-element
-displacement distributions |r_i(t) - r_i(t - 1 ps)|, potential energies, phi/psi
-Ramachandran histograms (also their overlap) and bond lengths, and the CG consistency
-RMSD (raw VAE output and after the least-squares projection onto the beads).
+Data: vacuum amber14 MD at 300 K of ACE-``--sequence``-NME (default alanine dipeptide),
+frames every ``--interval-fs`` (default 100 fs: shorter than the decorrelation time of
+the fast modes, where conditioning on the previous frame matters; at 1 ps a library of
+independent frames already reproduces the displacements), generated into ``--store``
+with :func:`cgkit.sampling.openmm_md.simulate_peptide` when it does not exist. The model
+is per molecule (one voxel channel per atom), so every peptide trains its own.
+
+The first ``--train-fraction`` of the trajectory trains the VAE and fills the library;
+the rest is cut into segments of ``--segment`` frames, mapped to the backbone beads and
+backmapped by both methods. Printed: JS divergences (nats) to the reference of
+per-element displacement distributions |r_i(t) - r_i(t - interval)|, potential
+energies, phi/psi Ramachandran histograms (also their overlap) and bond lengths, and the
+CG consistency RMSD (raw VAE output and after the projection onto the beads). With
+``--cg-md-frames`` > 0 the same is reported for a CG trajectory that never was all-atom:
+Langevin MD of the beads (each with the mass of the atoms that follow it) with
+Boltzmann-inverted bonded potentials whose dihedral tables are scaled by
+``--dihedral-scale`` (:mod:`cgkit.backmap.temporal.cg_trajectory`), compared with the
+all-atom reference distributions.
 
     OMP_NUM_THREADS=1 python benchmarks/backmap_temporal_adp.py --out /tmp/vae_png
+    OMP_NUM_THREADS=1 python benchmarks/backmap_temporal_adp.py --sequence AA \
+        --store /tmp/cgkit_aa_100fs.h5 --out /tmp/vae_aa_png
 """
 
 from __future__ import annotations
@@ -21,25 +33,31 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from ase.data import atomic_masses, atomic_numbers
 
 import cgkit.data
+from cgkit._optional import require
 from cgkit.backmap.temporal import (
+    BondConstraints,
     LibraryBackmapper,
     OpenMMEnergy,
     TemporalVAEBackmapper,
     TemporalVAEConfig,
 )
 from cgkit.backmap.temporal import metrics as tm
+from cgkit.backmap.temporal.cg_trajectory import perturbed_cg_trajectory
 from cgkit.sampling.openmm_md import capped_peptide, create_openmm_system, simulate_peptide
 
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--store", default="/tmp/cgkit_adp_1ps.h5")
-    p.add_argument("--n-frames", type=int, default=12000, help="frames to simulate if needed")
+    p.add_argument("--sequence", default="A", help="residues between the ACE and NME caps")
+    p.add_argument("--store", default="/tmp/cgkit_adp_100fs.h5")
+    p.add_argument("--n-frames", type=int, default=40000, help="frames to simulate if needed")
+    p.add_argument("--interval-fs", type=float, default=100.0, help="frame interval if simulated")
     p.add_argument("--train-fraction", type=float, default=0.8)
     p.add_argument("--segment", type=int, default=200, help="frames per held-out segment")
-    p.add_argument("--n-segments", type=int, default=6)
+    p.add_argument("--n-segments", type=int, default=3)
     p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--resolution", type=int, default=8)
@@ -47,20 +65,18 @@ def parse_args():
     p.add_argument("--sigma-sq", type=float, default=1.5)
     p.add_argument("--channels", type=int, default=16)
     p.add_argument("--latent-dim", type=int, default=8)
-    p.add_argument("--beta", type=float, default=0.001)
-    p.add_argument("--energy-weight", type=float, default=0.1)
+    p.add_argument("--beta", type=float, default=1e-4)
+    p.add_argument("--energy-weight", type=float, default=0.05)
     p.add_argument("--cg-weight", type=float, default=10.0)
     p.add_argument("--distance-weight", type=float, default=1.0)
+    p.add_argument("--cg-md-frames", type=int, default=600, help="0: no CG-MD input")
+    p.add_argument("--dihedral-scale", type=float, default=0.5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="directory for PNGs and the model")
     return p.parse_args()
 
 
-def energies_of(energy, frames):
-    return energy.energies_and_forces(frames)[0]
-
-
-def plot(out: Path, results: dict, symbols) -> None:
+def plot(out: Path, results: dict, symbols, interval_fs: float, tag: str = "") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -75,17 +91,17 @@ def plot(out: Path, results: dict, symbols) -> None:
         for name in names:
             d = results[name]["displacements"][:, sym == element].ravel()
             ax.hist(d, bins=60, range=(0, 6), density=True, histtype="step", label=name)
-        ax.set_xlabel(f"|r(t) - r(t - 1 ps)| of {element} (Å)")
+        ax.set_xlabel(f"|r(t) - r(t - {interval_fs:g} fs)| of {element} (Å)")
     axes[0].legend()
     fig.tight_layout()
-    fig.savefig(out / "displacements.png", dpi=120)
+    fig.savefig(out / f"displacements{tag}.png", dpi=120)
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for name in names:
         ax.hist(results[name]["energy"], bins=60, density=True, histtype="step", label=name)
     ax.set_xlabel("potential energy (eV)")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out / "energy.png", dpi=120)
+    fig.savefig(out / f"energy{tag}.png", dpi=120)
     fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 4))
     for ax, name in zip(axes, names, strict=True):
         ax.hist2d(*results[name]["phi_psi"].T, bins=60, range=[[-180, 180], [-180, 180]])
@@ -93,7 +109,7 @@ def plot(out: Path, results: dict, symbols) -> None:
         ax.set_xlabel("phi (deg)")
         ax.set_ylabel("psi (deg)")
     fig.tight_layout()
-    fig.savefig(out / "ramachandran.png", dpi=120)
+    fig.savefig(out / f"ramachandran{tag}.png", dpi=120)
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for name in names:
         ax.hist(results[name]["bonds"].ravel(), bins=120, range=(0.8, 1.8), density=True,
@@ -101,8 +117,57 @@ def plot(out: Path, results: dict, symbols) -> None:
     ax.set_xlabel("bond length (Å)")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out / "bonds.png", dpi=120)
+    fig.savefig(out / f"bonds{tag}.png", dpi=120)
     plt.close("all")
+
+
+def measure(frames, seg_ids, energy, structure, lag: int = 1) -> dict:
+    """Displacements (P, N), energies (F,) eV, phi/psi (F * residues, 2) deg, bonds (F, K)."""
+    quads = structure.phi_psi.reshape(-1, 4)
+    return {
+        "displacements": tm.displacements(frames, lag, seg_ids),
+        "energy": energy.energies_and_forces(frames)[0],
+        "phi_psi": tm.dihedrals(frames, quads).reshape(-1, 2),
+        "bonds": tm.bond_lengths(frames, structure.bonds),
+    }
+
+
+def report(results: dict, symbols, cgmap, beads: dict, title: str) -> dict:
+    """Print the JS table of the candidates against ``results["reference"]``."""
+    ref = results["reference"]
+    names = [n for n in results if n != "reference"]
+    e_bins = np.linspace(np.percentile(ref["energy"], 0.5) - 0.2,
+                         np.percentile(ref["energy"], 99.5) + 0.2, 61)  # fmt: skip
+    e_bins = np.concatenate([[-np.inf], e_bins, [np.inf]])
+    b_bins = np.concatenate([[0.0], np.linspace(0.9, 1.7, 81), [np.inf]])
+    js = {}
+    for name in names:
+        r = results[name]
+        js[name] = {
+            "displacement": tm.displacement_js(ref["displacements"], r["displacements"], symbols),
+            "energy": tm.histogram_js(ref["energy"], r["energy"], e_bins),
+            "rama": tm.ramachandran_scores(ref["phi_psi"], r["phi_psi"]),
+            "bonds": tm.histogram_js(ref["bonds"], r["bonds"], b_bins),
+            "cg": tm.cg_consistency_rmsd(r["frames"], cgmap.weights, beads[name]),
+        }
+    print()
+    print(title)
+    print(f"{'metric':38s} " + " ".join(f"{n:>10s}" for n in names))
+    for key in js[names[0]]["displacement"]:
+        print(f"{'JS displacement ' + key:38s} "
+              + " ".join(f"{js[n]['displacement'][key]:10.4f}" for n in names))  # fmt: skip
+    for key, label in (("energy", "JS potential energy"), ("bonds", "JS bond lengths")):
+        print(f"{label:38s} " + " ".join(f"{js[n][key]:10.4f}" for n in names))
+    for key in ("js", "overlap"):
+        print(f"{'phi/psi histogram ' + key:38s} "
+              + " ".join(f"{js[n]['rama'][key]:10.4f}" for n in names))  # fmt: skip
+    label = f"mean displacement (Å) [ref {ref['displacements'].mean():.3f}]"
+    print(f"{label:38s} "
+          + " ".join(f"{results[n]['displacements'].mean():10.3f}" for n in names))  # fmt: skip
+    label = f"median energy (eV) [ref {np.median(ref['energy']):.3f}]"
+    print(f"{label:38s} " + " ".join(f"{np.median(results[n]['energy']):10.3f}" for n in names))
+    print(f"{'CG consistency RMSD (Å)':38s} " + " ".join(f"{js[n]['cg']:10.4f}" for n in names))
+    return js
 
 
 def main() -> int:
@@ -110,19 +175,22 @@ def main() -> int:
     torch.set_num_threads(1)
     t0 = time.time()
     if not Path(args.store).exists():
-        print(f"simulating {args.n_frames} frames (1 ps apart) into {args.store}")
-        simulate_peptide(args.store, "A", n_frames=args.n_frames, seed=args.seed)
+        print(f"simulating {args.n_frames} frames ({args.interval_fs} fs apart) into {args.store}")
+        simulate_peptide(args.store, args.sequence, n_frames=args.n_frames, seed=args.seed,
+                         interval_fs=args.interval_fs)  # fmt: skip
     with cgkit.data.open(args.store) as store:
-        system = store["alanine-dipeptide"]
+        (name,) = store.system_names
+        system = store[name]
         positions = system.read_positions()
+        interval_fs = float(np.median(np.diff(system.read_time()[:100])))
         cgmap = system.maps["backbone"]
         symbols = system.symbols
-    structure = capped_peptide("A")
+    structure = capped_peptide(args.sequence)
     energy = OpenMMEnergy(create_openmm_system(structure.topology))
     n_train = int(args.train_fraction * len(positions))
     train, test = positions[:n_train], positions[n_train:]
-    print(f"{len(positions)} frames: {n_train} train, {len(test)} held out "
-          f"({args.n_segments} segments of {args.segment})")  # fmt: skip
+    print(f"{name}: {len(positions)} frames {interval_fs:g} fs apart: {n_train} train, "
+          f"{len(test)} held out ({args.n_segments} segments of {args.segment})")  # fmt: skip
 
     config = TemporalVAEConfig(
         resolution=args.resolution, length=args.length, sigma_sq=args.sigma_sq,
@@ -133,7 +201,10 @@ def main() -> int:
     )  # fmt: skip
     print("config:", json.dumps(config.__dict__))
     t = time.time()
-    model = TemporalVAEBackmapper(config, energy=energy).fit(train, cgmap)
+    # the reference MD constrains bonds to hydrogen (HBonds): so do the generated frames
+    hbonds = create_openmm_system(structure.topology, constraints=require("openmm.app").HBonds)
+    constraints = BondConstraints.from_openmm(hbonds)
+    model = TemporalVAEBackmapper(config, energy=energy).fit(train, cgmap, constraints=constraints)
     print(f"training: {time.time() - t:.0f} s")
     for step in range(0, args.steps, max(args.steps // 6, 1)):
         h = model.history_[step]
@@ -160,51 +231,16 @@ def main() -> int:
     raw = model.backmap_trajectory(cgmap.map_positions(segments[0]), seed=args.seed)
     model.config.project = True
 
-    quads = structure.phi_psi[0]
-    results = {}
-    for name, frames in (("reference", reference), ("vae", vae), ("library", lib)):
-        results[name] = {
-            "displacements": tm.displacements(frames, 1, seg_ids),
-            "energy": energies_of(energy, frames),
-            "phi_psi": tm.dihedrals(frames, quads),
-            "bonds": tm.bond_lengths(frames, structure.bonds),
-        }
-    ref = results["reference"]
-    e_bins = np.linspace(np.percentile(ref["energy"], 0.5) - 0.2,
-                         np.percentile(ref["energy"], 99.5) + 0.2, 61)  # fmt: skip
-    e_bins = np.concatenate([[-np.inf], e_bins, [np.inf]])
-    b_bins = np.concatenate([[0.0], np.linspace(0.9, 1.7, 81), [np.inf]])
-    print()
-    print(f"{'metric':38s} {'VAE':>10s} {'library':>10s}")
-    js = {}
-    for name in ("vae", "library"):
-        r = results[name]
-        js[name] = {
-            "displacement": tm.displacement_js(ref["displacements"], r["displacements"], symbols),
-            "energy": tm.histogram_js(ref["energy"], r["energy"], e_bins),
-            "rama": tm.ramachandran_scores(ref["phi_psi"], r["phi_psi"]),
-            "bonds": tm.histogram_js(ref["bonds"], r["bonds"], b_bins),
-        }
-    for key in js["vae"]["displacement"]:
-        v, lb = js["vae"]["displacement"][key], js["library"]["displacement"][key]
-        print(f"{'JS displacement ' + key:38s} {v:10.4f} {lb:10.4f}")
-    for key, label in (("energy", "JS potential energy"), ("bonds", "JS bond lengths")):
-        print(f"{label:38s} {js['vae'][key]:10.4f} {js['library'][key]:10.4f}")
-    for key in ("js", "overlap"):
-        v, lb = js["vae"]["rama"][key], js["library"]["rama"][key]
-        print(f"{'phi/psi histogram ' + key:38s} {v:10.4f} {lb:10.4f}")
-    print(f"{'mean displacement (Å) [ref ' + format(ref['displacements'].mean(), '.3f') + ']':38s} "
-          f"{results['vae']['displacements'].mean():10.3f} "
-          f"{results['library']['displacements'].mean():10.3f}")  # fmt: skip
-    print(f"{'median energy (eV) [ref ' + format(np.median(ref['energy']), '.3f') + ']':38s} "
-          f"{np.median(results['vae']['energy']):10.3f} "
-          f"{np.median(results['library']['energy']):10.3f}")  # fmt: skip
-    cg_vae = tm.cg_consistency_rmsd(vae, cgmap.weights, beads)
-    cg_lib = tm.cg_consistency_rmsd(lib, cgmap.weights, beads)
+    results = {
+        name: {"frames": frames, **measure(frames, seg_ids, energy, structure)}
+        for name, frames in (("reference", reference), ("vae", vae), ("library", lib))
+    }
+    js = report(results, symbols, cgmap, {"vae": beads, "library": beads},
+                f"held-out AA trajectory mapped to CG ({len(reference)} frames)")  # fmt: skip
     cg_raw = tm.cg_consistency_rmsd(raw, cgmap.weights, cgmap.map_positions(segments[0]))
-    print(f"{'CG consistency RMSD (Å)':38s} {cg_vae:10.4f} {cg_lib:10.4f}")
     print(f"{'CG consistency RMSD, raw VAE (Å)':38s} {cg_raw:10.4f}")
     ratio = js["vae"]["displacement"]["all"] / max(js["library"]["displacement"]["all"], 1e-12)
+    cg_vae = js["vae"]["cg"]
     print()
     print(
         f"goal JS(displacement) VAE <= 0.5 library: ratio {ratio:.3f} "
@@ -212,10 +248,33 @@ def main() -> int:
     )
     print(f"goal CG consistency < 0.05 Å: {cg_vae:.4f} {'MET' if cg_vae < 0.05 else 'NOT MET'}"
           f" (raw generator output {cg_raw:.3f} Å)")  # fmt: skip
+
+    cg_results = None
+    if args.cg_md_frames > 0:
+        t = time.time()
+        # each bead carries the mass of the atoms that follow it (its backbone atom, its
+        # hydrogens and side/cap groups), so its inertia is that of its part of the molecule
+        atom_masses = atomic_masses[[atomic_numbers[x] for x in symbols]]
+        masses = np.bincount(model.atom_to_bead_, weights=atom_masses, minlength=cgmap.n_beads)
+        cg_md = perturbed_cg_trajectory(
+            cgmap.map_positions(train), cgmap, masses, args.cg_md_frames, interval_fs,
+            dihedral_scale=args.dihedral_scale, seed=args.seed,
+        )  # fmt: skip
+        print(f"\nCG MD ({args.cg_md_frames} frames, dihedral tables x {args.dihedral_scale}): "
+              f"{time.time() - t:.0f} s")  # fmt: skip
+        cg_ids = np.zeros(len(cg_md), dtype=int)
+        cg_results = {"reference": results["reference"]}
+        for label, frames in (("vae", model.backmap_trajectory(cg_md, seed=args.seed)),
+                              ("library", library.backmap(cg_md))):  # fmt: skip
+            cg_results[label] = {"frames": frames, **measure(frames, cg_ids, energy, structure)}
+        report(cg_results, symbols, cgmap, {"vae": cg_md, "library": cg_md},
+               "CG MD input (never all-atom), against the AA reference distributions")  # fmt: skip
     if args.out:
         out = Path(args.out)
-        plot(out, results, symbols)
-        model.save(out / "temporal_vae_adp.pt")
+        plot(out, results, symbols, interval_fs)
+        if cg_results is not None:
+            plot(out, cg_results, symbols, interval_fs, tag="_cg_md")
+        model.save(out / f"temporal_vae_{name}.pt")
         print(f"plots and model in {out}")
     print(f"total wall time {time.time() - t0:.0f} s")
     return 0

@@ -36,7 +36,7 @@ import numpy as np
 from cgkit._version import __version__
 from cgkit.qc.base import RetryPolicy
 from cgkit.qc.worker import init_worker, label_chunk
-from cgkit.sampling.sources import FramesSource, MDSource, frames_from_file, md_block
+from cgkit.sampling.sources import FramesSource, MDSource, OpenMMSource, frames_from_file
 from cgkit.units import unit_of
 
 
@@ -86,11 +86,11 @@ class DatasetBuilder:
     ----------
     path : str or Path
         Target store (``.h5`` or ``.zarr``); created if absent, resumed if present.
-    source : MDSource or FramesSource
+    source : MDSource, OpenMMSource or FramesSource
         Where frames come from.
     labelers : sequence of labelers
         Picklable labelers (``labeler(atoms, attempt=0) -> dict``, ``properties``,
-        ``method``, ``program``, ``program_version``).
+        ``method``, ``program``, ``program_version``); none makes a store of positions.
     maps : dict name -> CGMap, optional
         Stored with the system; each must map the source's atoms.
     system : str
@@ -175,7 +175,12 @@ class DatasetBuilder:
         from dataclasses import asdict
 
         atoms = recipe.start_structure()
-        if recipe.md is not None:
+        if recipe.openmm is not None:
+            source = OpenMMSource(
+                recipe.peptide_sequence, atoms, recipe.size, asdict(recipe.openmm),
+                seed=recipe.seed,
+            )  # fmt: skip
+        elif recipe.md is not None:
             source = MDSource(
                 atoms,
                 recipe.size,
@@ -361,31 +366,33 @@ class DatasetBuilder:
             system.append_frames(self.source.positions[done:], time=self.source.time)
             return self.source.n_frames - done
         src = self.source
-        futures = {
-            self._executor.submit(
-                md_block,
-                src.numbers,
-                np.asarray(src.atoms.positions),
-                src.md,
-                src.charge,
-                src.multiplicity,
-                seed,
-                stop - start,
-                self.threads,
-            ): start
-            for start, stop, seed in todo
-        }
+        futures = {}
+        for start, stop, seed in todo:
+            function, args = src.block_call(stop - start, seed, self.threads)
+            futures[self._executor.submit(function, *args)] = start
         ready: dict[int, tuple] = {}
         bar = _bar(len(todo), "MD replicas", "replica", self.progress)
         added = 0
+        failure = None
         for future in as_completed(futures):
-            ready[futures[future]] = future.result()
+            try:
+                ready[futures[future]] = future.result()
+            except Exception as exc:  # keep appending the replicas before the failed one
+                failure = failure or (futures[future], exc)
+                continue
             while system.n_frames in ready:
                 positions, times = ready.pop(system.n_frames)
                 system.append_frames(positions, time=times)
                 added += len(positions)
                 bar.update(1)
         bar.close()
+        if failure is not None:
+            start, exc = failure
+            raise BuildError(
+                f"{self.path}: the MD replica of frames {start}.. failed "
+                f"({type(exc).__name__}: {exc}); {system.n_frames} frames are saved, re-run "
+                "the build to resume"
+            ) from exc
         return added
 
     def _label(self, system, k: int) -> int:

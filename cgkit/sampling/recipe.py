@@ -9,6 +9,7 @@ Schema (every table but ``[molecule]`` optional; paths relative to the recipe fi
 
     [molecule]
     smiles = "c1ccsc1-c1cccs1"    # or: structure = "start.xyz"
+                                  # or: sequence = "ACE-ALA-NME" (capped peptide, [openmm])
     charge = 0
     multiplicity = 1              # default: 1 + radical electrons of the SMILES
 
@@ -21,11 +22,19 @@ Schema (every table but ``[molecule]`` optional; paths relative to the recipe fi
     thermostat = "langevin"       # or "bussi"
     replicas = 2                  # independent trajectories (run in parallel)
 
+    [openmm]                      # alternative frame source: peptide MD with OpenMM
+    forcefield = ["amber14-all.xml"]   # vacuum, no cutoff, H-bond constraints
+    temperature = 300.0           # K
+    timestep = 2.0                # fs (LangevinMiddle, friction 1/ps)
+    interval = 500                # steps between frames
+    equilibration = 10000         # steps discarded per replica
+    replicas = 1
+
     [trajectory]                  # alternative frame source: a file ASE reads, or a store
     path = "frames.xyz"
     index = ":"
 
-    [[labelers]]                  # any number; keys are the labeler's parameters
+    [[labelers]]                  # any number (none: positions only); the labeler's parameters
     kind = "xtb"                  # or "pyscf"
     method = "GFN2-xTB"
     prefix = ""                   # prepended to stored label names ("dft_" -> dft_homo)
@@ -37,6 +46,10 @@ Schema (every table but ``[molecule]`` optional; paths relative to the recipe fi
     [maps.2bead]                  # CGMap.from_groups
     groups = [[0, 1, 2], [3, 4, 5]]   # or: smarts = ["c1ccsc1"] (hydrogens follow their atom)
     weights = "mass"              # or "center"
+
+    [maps.backbone]               # decimation: one bead per listed atom, others dropped
+    atoms = [1, 4, 6, 14, 16]
+    bead_names = ["C", "N", "CA", "C", "N"]
 """
 
 from __future__ import annotations
@@ -64,6 +77,7 @@ class MoleculeSpec:
 
     smiles: str | None = None
     structure: str | None = None
+    sequence: str | None = None
     charge: int = 0
     multiplicity: int | None = None
     conformer_seed: int = 0
@@ -80,6 +94,20 @@ class MDSpec:
     equilibration: int = 1000
     thermostat: str = "langevin"
     coupling: float | None = None
+    replicas: int = 1
+
+
+@dataclass(frozen=True)
+class OpenMMSpec:
+    """Peptide MD with OpenMM (:func:`cgkit.sampling.openmm_md.run_openmm_md`): force-field
+    files, temperature (K), time step (fs), steps between frames and of equilibration."""
+
+    forcefield: tuple[str, ...] = ("amber14-all.xml",)
+    temperature: float = 300.0
+    timestep: float = 2.0
+    interval: int = 500
+    equilibration: int = 10000
+    friction: float = 1.0
     replicas: int = 1
 
 
@@ -107,6 +135,7 @@ class MapSpec:
     name: str
     groups: tuple[tuple[int, ...], ...] | None = None
     smarts: tuple[str, ...] | None = None
+    atoms: tuple[int, ...] | None = None
     weights: str = "mass"
     bead_names: tuple[str, ...] | None = None
 
@@ -122,6 +151,7 @@ class Recipe:
     seed: int = 0
     description: str = ""
     md: MDSpec | None = None
+    openmm: OpenMMSpec | None = None
     trajectory: TrajectorySpec | None = None
     maps: tuple[MapSpec, ...] = ()
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -148,20 +178,41 @@ class Recipe:
         where = source
         allowed = {f.name for f in fields(cls)} - {"base_dir", "text"}
         _check_keys(data, allowed, where)
-        for key in ("name", "size", "molecule", "labelers"):
+        for key in ("name", "size", "molecule"):
             if key not in data:
                 raise RecipeError(f"{where}: missing required key {key!r}")
         molecule = _build(MoleculeSpec, data["molecule"], f"{where} [molecule]")
-        if (molecule.smiles is None) == (molecule.structure is None):
-            raise RecipeError(f"{where} [molecule]: give exactly one of 'smiles' or 'structure'")
+        given = [k for k in ("smiles", "structure", "sequence") if getattr(molecule, k) is not None]
+        if len(given) != 1:
+            raise RecipeError(
+                f"{where} [molecule]: give exactly one of 'smiles', 'structure' or 'sequence'"
+            )
+        if molecule.sequence is not None:
+            _sequence_codes(molecule.sequence, f"{where} [molecule]")
         md = _build(MDSpec, data["md"], f"{where} [md]") if "md" in data else None
+        openmm = (
+            _build(OpenMMSpec, data["openmm"], f"{where} [openmm]") if "openmm" in data else None
+        )
         trajectory = (
             _build(TrajectorySpec, data["trajectory"], f"{where} [trajectory]")
             if "trajectory" in data
             else None
         )
-        if (md is None) == (trajectory is None):
-            raise RecipeError(f"{where}: give exactly one frame source, [md] or [trajectory]")
+        if sum(x is not None for x in (md, openmm, trajectory)) != 1:
+            raise RecipeError(
+                f"{where}: give exactly one frame source, [md], [openmm] or [trajectory]"
+            )
+        if openmm is not None:
+            if molecule.sequence is None:
+                raise RecipeError(f"{where} [openmm]: needs a peptide [molecule] sequence")
+            if (
+                openmm.replicas < 1 or openmm.interval < 1 or openmm.timestep <= 0
+                or openmm.temperature <= 0 or openmm.equilibration < 0
+            ):  # fmt: skip
+                raise RecipeError(
+                    f"{where} [openmm]: replicas, interval, timestep, temperature > 0 "
+                    "and equilibration >= 0"
+                )
         if md is not None:
             if md.thermostat not in THERMOSTATS:
                 raise RecipeError(
@@ -170,9 +221,9 @@ class Recipe:
             if md.replicas < 1 or md.interval < 1 or md.timestep <= 0 or md.temperature <= 0:
                 raise RecipeError(f"{where} [md]: replicas, interval, timestep, temperature > 0")
         labelers = []
-        if not isinstance(data["labelers"], list) or not data["labelers"]:
-            raise RecipeError(f"{where}: 'labelers' must be a non-empty array of tables")
-        for i, table in enumerate(data["labelers"]):
+        if not isinstance(data.get("labelers", []), list):
+            raise RecipeError(f"{where}: 'labelers' must be an array of tables")
+        for i, table in enumerate(data.get("labelers", [])):
             table = dict(table)
             prefix = str(table.pop("prefix", ""))
             if table.get("kind") not in ("xtb", "pyscf"):
@@ -184,9 +235,9 @@ class Recipe:
         maps = []
         for name, table in data.get("maps", {}).items():
             spec = _build(MapSpec, {"name": name, **table}, f"{where} [maps.{name}]")
-            if (spec.groups is None) == (spec.smarts is None):
+            if sum(x is not None for x in (spec.groups, spec.smarts, spec.atoms)) != 1:
                 raise RecipeError(
-                    f"{where} [maps.{name}]: give exactly one of 'groups' or 'smarts'"
+                    f"{where} [maps.{name}]: give exactly one of 'groups', 'smarts' or 'atoms'"
                 )
             if spec.smarts is not None and molecule.smiles is None:
                 raise RecipeError(f"{where} [maps.{name}]: 'smarts' groups need [molecule] smiles")
@@ -203,6 +254,7 @@ class Recipe:
             description=str(data.get("description", "")),
             molecule=molecule,
             md=md,
+            openmm=openmm,
             trajectory=trajectory,
             labelers=tuple(labelers),
             maps=tuple(maps),
@@ -242,10 +294,31 @@ class Recipe:
             return smiles_multiplicity(self.molecule.smiles)
         return 1
 
+    @property
+    def peptide_sequence(self) -> str | None:
+        """One-letter residue codes of a ``sequence`` molecule (``"ACE-ALA-NME"`` -> ``"A"``)."""
+        if self.molecule.sequence is None:
+            return None
+        return _sequence_codes(self.molecule.sequence, f"recipe {self.name!r} [molecule]")
+
+    def peptide(self):
+        """The capped peptide (:class:`cgkit.sampling.openmm_md.PeptideStructure`) of a
+        ``sequence`` molecule, built with RDKit (``conformer_seed``)."""
+        from cgkit.sampling.openmm_md import capped_peptide
+
+        if self.molecule.sequence is None:
+            raise RecipeError(f"recipe {self.name!r}: [molecule] has no peptide sequence")
+        return capped_peptide(self.peptide_sequence, seed=self.molecule.conformer_seed)
+
     def start_structure(self):
-        """The starting :class:`ase.Atoms` (SMILES embedding or structure file)."""
+        """The starting :class:`ase.Atoms` (SMILES or sequence embedding, or structure file)."""
         from cgkit.sampling.structures import from_smiles, read_structure
 
+        if self.molecule.sequence is not None:
+            from ase import Atoms
+
+            structure = self.peptide()
+            return Atoms(symbols=list(structure.symbols), positions=structure.positions)
         if self.molecule.smiles is not None:
             return from_smiles(self.molecule.smiles, seed=self.molecule.conformer_seed)
         return read_structure(self.resolve(self.molecule.structure))
@@ -274,6 +347,9 @@ class Recipe:
 
         maps = {}
         for spec in self.maps:
+            if spec.atoms is not None:
+                maps[spec.name] = self._decimation_map(spec, atoms)
+                continue
             groups = spec.groups if spec.groups is not None else self._smarts_groups(spec)
             try:
                 maps[spec.name] = CGMap.from_groups(
@@ -285,6 +361,20 @@ class Recipe:
             except ValueError as exc:
                 raise RecipeError(f"recipe {self.name!r} map {spec.name!r}: {exc}") from exc
         return maps
+
+    def _decimation_map(self, spec: MapSpec, atoms):
+        from cgkit.mapping import CGMap
+
+        try:
+            kept = CGMap.decimation(spec.atoms, len(atoms), masses=atoms.get_masses())
+            if spec.bead_names is None:
+                return kept
+            return CGMap(
+                kept.weights, masses=atoms.get_masses(), bead_names=spec.bead_names,
+                symbols=atoms.get_chemical_symbols(), allow_unmapped=True,
+            )  # fmt: skip
+        except ValueError as exc:
+            raise RecipeError(f"recipe {self.name!r} map {spec.name!r}: {exc}") from exc
 
     def _smarts_groups(self, spec: MapSpec) -> list[list[int]]:
         from rdkit import Chem
@@ -309,6 +399,22 @@ class Recipe:
                 ]
                 groups.append(sorted(set(match) | set(hydrogens)))
         return groups
+
+
+def _sequence_codes(sequence: str, where: str) -> str:
+    """``"ACE-ALA-GLY-NME"`` -> ``"AG"``: the residues between an ACE and an NME cap."""
+    from cgkit.sampling.openmm_md import RESIDUES
+
+    codes = {name: code for code, name in RESIDUES.items()}
+    names = [part.strip().upper() for part in str(sequence).split("-")]
+    if len(names) < 3 or names[0] != "ACE" or names[-1] != "NME":
+        raise RecipeError(
+            f"{where}: sequence {sequence!r} must read ACE-<residues>-NME, e.g. 'ACE-ALA-NME'"
+        )
+    unknown = [n for n in names[1:-1] if n not in codes]
+    if unknown:
+        raise RecipeError(f"{where}: sequence {sequence!r}: unknown residue name(s) {unknown}")
+    return "".join(codes[n] for n in names[1:-1])
 
 
 def _json_default(obj):

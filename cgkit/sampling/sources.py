@@ -1,4 +1,8 @@
-"""Frame sources of the dataset builder: MD replicas or given frames (file or store)."""
+"""Frame sources of the dataset builder: xTB or OpenMM MD replicas, or given frames.
+
+MD sources split their frames into replicas (:meth:`blocks`) and name the function a
+worker runs for one replica (:meth:`block_call`), so the builder treats them alike.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,17 @@ from typing import Any
 import numpy as np
 
 from cgkit.qc.base import limit_threads
+
+
+def replica_blocks(n_frames: int, replicas: int, seed: int) -> list[tuple[int, int, int]]:
+    """``(start, stop, seed)`` of each MD replica: replica ``r`` makes frames
+    ``r*ceil(n/R) .. min((r+1)*ceil(n/R), n)`` with seed ``seed + r``."""
+    per = -(-n_frames // replicas)
+    return [
+        (r * per, min((r + 1) * per, n_frames), seed + r)
+        for r in range(replicas)
+        if r * per < n_frames
+    ]
 
 
 @dataclass(frozen=True)
@@ -48,13 +63,13 @@ class MDSource:
 
     def blocks(self) -> list[tuple[int, int, int]]:
         """``(start, stop, seed)`` of each replica."""
-        replicas = int(self.md.get("replicas", 1))
-        per = -(-self.n_frames // replicas)
-        return [
-            (r * per, min((r + 1) * per, self.n_frames), self.seed + r)
-            for r in range(replicas)
-            if r * per < self.n_frames
-        ]
+        return replica_blocks(self.n_frames, int(self.md.get("replicas", 1)), self.seed)
+
+    def block_call(self, n_frames: int, seed: int, threads: int):
+        """``(function, args)`` that runs one replica of ``n_frames`` frames in a worker."""
+        args = (self.numbers, np.asarray(self.atoms.positions), self.md, self.charge,
+                self.multiplicity, seed, n_frames, threads)  # fmt: skip
+        return md_block, args
 
     def describe(self) -> dict:
         return {
@@ -66,6 +81,62 @@ class MDSource:
             "seed": self.seed,
             "charge": self.charge,
             "multiplicity": self.multiplicity,
+        }
+
+
+@dataclass(frozen=True)
+class OpenMMSource:
+    """Frames from vacuum OpenMM MD of a capped peptide (extra ``md``), in replicas.
+
+    Parameters
+    ----------
+    sequence : str
+        One-letter residue codes between the ACE and NME caps (``"A"``: alanine dipeptide).
+    atoms : ase.Atoms
+        Starting structure, atoms in :func:`cgkit.sampling.openmm_md.capped_peptide` order.
+    n_frames : int
+        Total frames; replicas split them as in :meth:`MDSource.blocks`.
+    openmm : dict
+        :class:`cgkit.sampling.recipe.OpenMMSpec` fields (forcefield files, temperature K,
+        timestep fs, interval and equilibration in steps, friction 1/ps, replicas).
+    seed : int
+        Replica ``r`` uses integrator and velocity seed ``seed + r`` (deterministic on
+        OpenMM's Reference platform).
+    """
+
+    sequence: str
+    atoms: Any
+    n_frames: int
+    openmm: dict
+    seed: int = 0
+
+    @property
+    def numbers(self) -> np.ndarray:
+        return np.asarray(self.atoms.numbers)
+
+    @property
+    def masses(self) -> np.ndarray:
+        return np.asarray(self.atoms.get_masses())
+
+    def blocks(self) -> list[tuple[int, int, int]]:
+        """``(start, stop, seed)`` of each replica."""
+        return replica_blocks(self.n_frames, int(self.openmm.get("replicas", 1)), self.seed)
+
+    def block_call(self, n_frames: int, seed: int, threads: int):
+        """``(function, args)`` that runs one replica of ``n_frames`` frames in a worker."""
+        args = (self.sequence, np.asarray(self.atoms.positions), self.openmm, seed, n_frames,
+                threads)  # fmt: skip
+        return openmm_block, args
+
+    def describe(self) -> dict:
+        return {
+            "kind": "openmm",
+            "sequence": self.sequence,
+            "numbers": self.numbers.tolist(),
+            "start_positions": np.asarray(self.atoms.positions).tolist(),
+            "n_frames": self.n_frames,
+            "openmm": dict(self.openmm),
+            "seed": self.seed,
         }
 
 
@@ -183,3 +254,33 @@ def md_block(numbers, start_positions, md: dict, charge, multiplicity, seed, n_f
         coupling=md.get("coupling"),
     )
     return result.positions, result.time
+
+
+def openmm_block(sequence: str, start_positions, openmm: dict, seed: int, n_frames: int,
+                 threads: int):  # fmt: skip
+    """Run one OpenMM replica (in a worker process); returns (positions (F, N, 3) Å,
+    time (F,) fs), time counted from the end of the equilibration."""
+    from cgkit._optional import require
+    from cgkit.sampling.openmm_md import capped_peptide, create_openmm_system, run_openmm_md
+
+    limit_threads(threads)
+    app = require("openmm.app")
+    structure = capped_peptide(sequence)
+    system = create_openmm_system(
+        structure.topology, tuple(openmm.get("forcefield", ("amber14-all.xml",))),
+        constraints=app.HBonds,
+    )  # fmt: skip
+    timestep = float(openmm.get("timestep", 2.0))
+    positions, _, _, times = run_openmm_md(
+        system,
+        structure.topology,
+        np.asarray(start_positions, dtype=float),
+        n_frames,
+        interval_fs=int(openmm.get("interval", 500)) * timestep,
+        timestep_fs=timestep,
+        temperature=float(openmm.get("temperature", 300.0)),
+        friction_per_ps=float(openmm.get("friction", 1.0)),
+        equilibration_fs=int(openmm.get("equilibration", 10000)) * timestep,
+        seed=seed,
+    )
+    return positions, times

@@ -109,3 +109,35 @@ def test_other_peptides_build_and_parameterise():
     assert backbone_map(structure).n_beads == 8
     with pytest.raises(ValueError, match="unknown residue"):
         capped_peptide("AZ")
+
+
+def test_hbond_constraints_from_openmm_fix_hydrogens_only(dipeptide, energy, rng):
+    from openmm import app
+
+    from cgkit.backmap.temporal import BondConstraints
+
+    system = create_openmm_system(dipeptide.topology, constraints=app.HBonds)
+    constraints = BondConstraints.from_openmm(system)
+    symbols = np.asarray(dipeptide.symbols)
+    assert len(constraints.pairs) == 12  # every hydrogen, each moved along its own bond
+    assert set(symbols[constraints.pairs[:, 1]]) == {"H"}
+    assert set(symbols[constraints.pairs[:, 0]]) == {"C", "N"}
+    np.testing.assert_allclose(np.sort(np.unique(constraints.lengths.round(3))), [1.01, 1.09])
+    noisy = dipeptide.positions + rng.normal(scale=0.05, size=dipeptide.positions.shape)
+    fixed = constraints.apply(noisy[None])[0]
+    anchor, moved = constraints.pairs.T
+    np.testing.assert_allclose(
+        np.linalg.norm(fixed[moved] - fixed[anchor], axis=1), constraints.lengths, atol=1e-12
+    )
+    heavy = symbols != "H"
+    np.testing.assert_array_equal(fixed[heavy], noisy[heavy])
+    # directions kept: each hydrogen only slides along its bond
+    before = noisy[moved] - noisy[anchor]
+    after = fixed[moved] - fixed[anchor]
+    cosine = (before * after).sum(1) / np.linalg.norm(before, axis=1) / constraints.lengths
+    np.testing.assert_allclose(cosine, 1.0, atol=1e-12)
+    # the force field prices the bond-length noise; the constraints take most of it away
+    e_noisy, e_fixed = energy.energies_and_forces(np.stack([noisy, fixed]))[0]
+    assert e_fixed < e_noisy
+    with pytest.raises(ValueError, match="moved by two constraints"):
+        BondConstraints(np.array([[0, 3], [1, 3]]), np.array([1.0, 1.0]))

@@ -177,6 +177,29 @@ def test_fit_from_store_with_energy_term(trajectory, tmp_path):
         np.testing.assert_allclose(out.read_positions(), frames)
     with pytest.raises(ValueError, match="22 atoms"):
         TemporalVAEBackmapper(TemporalVAEConfig(**TINY)).fit(positions[:, :10], cgmap)
+    # bond constraints: every generated frame has its hydrogens at the MD's lengths, the
+    # beads stay exact (decimation maps give hydrogens no weight); save/load keeps them
+    from openmm import app
+
+    from cgkit.backmap.temporal import BondConstraints
+
+    constraints = BondConstraints.from_openmm(
+        create_openmm_system(structure.topology, constraints=app.HBonds)
+    )
+    model = TemporalVAEBackmapper(TemporalVAEConfig(**TINY)).fit(
+        positions, cgmap, constraints=constraints
+    )
+    model.save(tmp_path / "constrained.pt")
+    loaded = TemporalVAEBackmapper.load(tmp_path / "constrained.pt")
+    np.testing.assert_array_equal(loaded.constraints_.pairs, constraints.pairs)
+    beads = cgmap.map_positions(positions[30:36])
+    frames = loaded.backmap_trajectory(beads, seed=2)
+    np.testing.assert_allclose(frames, model.backmap_trajectory(beads, seed=2), atol=1e-10)
+    anchor, moved = constraints.pairs.T
+    lengths = np.linalg.norm(frames[:, moved] - frames[:, anchor], axis=-1)
+    np.testing.assert_allclose(lengths, np.broadcast_to(constraints.lengths, lengths.shape),
+                               atol=1e-10)  # fmt: skip
+    np.testing.assert_allclose(cgmap.map_positions(frames), beads, atol=1e-6)
     with pytest.raises(ValueError, match="5 beads"):
         model.backmap_trajectory(np.zeros((3, 4, 3)))
 
@@ -196,3 +219,33 @@ def test_shift_to_beads_keeps_groups_rigid(trajectory, rng):
     before = np.linalg.norm(positions[3][:, None] - positions[3][None], axis=-1)
     after = np.linalg.norm(shifted[:, None] - shifted[None], axis=-1)
     np.testing.assert_allclose(after[same], before[same], atol=1e-12)
+
+
+def test_backmaps_a_cg_trajectory_that_was_never_all_atom(model, trajectory):
+    from cgkit.backmap.temporal.cg_trajectory import bonded_potentials, perturbed_cg_trajectory
+
+    positions, cgmap = trajectory
+    mapped = cgmap.map_positions(positions)
+    tables = bonded_potentials(mapped, cgmap)
+    scaled = bonded_potentials(mapped, cgmap, dihedral_scale=0.5)
+    assert [p.kind for p in tables] == ["bond"] * 4 + ["angle"] * 3 + ["dihedral"] * 2
+    for a, b in zip(tables, scaled, strict=True):
+        factor = 0.5 if a.kind == "dihedral" else 1.0
+        np.testing.assert_allclose(b.values, factor * a.values)
+    masses = np.array([12.011, 14.007, 12.011, 12.011, 14.007])
+    cg_md = perturbed_cg_trajectory(
+        mapped, cgmap, masses, n_frames=6, interval_fs=20.0, equilibration_fs=100.0, seed=2
+    )
+    assert cg_md.shape == (6, 5, 3)
+    # CG MD bonds stay near the mapped ones, but the frames are new configurations
+    bonds = np.linalg.norm(np.diff(cg_md, axis=1), axis=-1)
+    ref_bonds = np.linalg.norm(np.diff(mapped, axis=1), axis=-1)
+    assert np.all(np.abs(bonds.mean(0) - ref_bonds.mean(0)) < 0.1)
+    _, rmsd, _ = model.library_.nearest(cg_md)
+    assert np.all(rmsd > 1e-3)
+    frames = model.backmap_trajectory(cg_md, seed=0)
+    assert frames.shape == (6, 22, 3) and np.all(np.isfinite(frames))
+    np.testing.assert_allclose(cgmap.map_positions(frames), cg_md, atol=1e-6)
+    # every atom stays bonded within a molecule-sized distance of its bead
+    owner_distance = np.linalg.norm(frames - cg_md[:, model.atom_to_bead_], axis=-1)
+    assert owner_distance.max() < TINY["length"] / 2

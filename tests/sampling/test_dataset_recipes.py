@@ -12,6 +12,9 @@ from cgkit.sampling.recipe import Recipe
 
 DATASETS = Path(__file__).resolve().parents[2] / "datasets"
 RECIPES = sorted(DATASETS.glob("*.toml"))
+#: peptide recipes: OpenMM frames, positions only, decimation (backbone) maps
+PEPTIDES = [p for p in RECIPES if "[openmm]" in p.read_text()]
+LABELLED = [p for p in RECIPES if p not in PEPTIDES]
 
 
 def bonds_of(recipe) -> set[frozenset]:
@@ -25,7 +28,7 @@ def groups_of(cgmap) -> set[frozenset]:
     return {frozenset(np.flatnonzero(row).tolist()) for row in cgmap.weights}
 
 
-@pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])
+@pytest.mark.parametrize("path", LABELLED, ids=[p.stem for p in LABELLED])
 def test_recipe_builds_its_parts(path):
     recipe = Recipe.read(path)
     atoms = recipe.start_structure()
@@ -79,3 +82,48 @@ def test_dft_recipe_uses_the_published_level_of_theory():
     (labeler,) = recipe.make_labelers()
     assert isinstance(labeler, PySCFLabeler)
     assert (labeler.xc, labeler.basis, labeler.density_fit) == ("wb97x-d3", "def2-svp", True)
+
+
+@pytest.mark.parametrize("path", PEPTIDES, ids=[p.stem for p in PEPTIDES])
+def test_peptide_recipe_maps_its_backbone(path):
+    pytest.importorskip("openmm")
+    from cgkit.sampling.openmm_md import backbone_map
+
+    recipe = Recipe.read(path)
+    assert recipe.openmm is not None and recipe.md is None and not recipe.labelers
+    assert recipe.openmm.forcefield == ("amber14-all.xml",)
+    assert recipe.openmm.temperature == 300.0
+    assert recipe.openmm.interval * recipe.openmm.timestep == 1000.0  # frames every 1 ps
+    structure = recipe.peptide()
+    atoms = recipe.start_structure()
+    assert atoms.get_chemical_symbols() == list(structure.symbols)
+    # the hand-written atom indices are the heavy backbone atoms of the built peptide
+    cgmap = recipe.make_maps(atoms)["backbone"]
+    np.testing.assert_array_equal(cgmap.weights, backbone_map(structure).weights)
+    names = [a.name for a in structure.topology.atoms()]
+    assert [names[i] for i in np.argmax(cgmap.weights, axis=1)] == list(cgmap.bead_names)
+
+
+def test_peptide_sequence_parses_to_one_letter_codes():
+    recipe = Recipe.read(DATASETS / "ace-ala-ala-nme.toml")
+    assert recipe.peptide_sequence == "AA"
+    assert Recipe.read(DATASETS / "alanine-dipeptide.toml").peptide_sequence == "A"
+
+
+@pytest.mark.parametrize(
+    ("molecule", "source", "message"),
+    [
+        ('sequence = "ALA-NME"', "[openmm]", "must read ACE-<residues>-NME"),
+        ('sequence = "ACE-XYZ-NME"', "[openmm]", "unknown residue name"),
+        ('smiles = "CC"', "[openmm]", "needs a peptide .molecule. sequence"),
+        ('sequence = "ACE-ALA-NME"\nsmiles = "CC"', "[openmm]", "exactly one of"),
+        ('sequence = "ACE-ALA-NME"', "[openmm]\ntimestep = 0.0", "timestep"),
+        ('sequence = "ACE-ALA-NME"', "[openmm]\n[md]", "exactly one frame source"),
+    ],
+)
+def test_bad_peptide_recipes_name_the_fault(molecule, source, message):
+    from cgkit.sampling.recipe import RecipeError
+
+    text = f'name = "p"\nsize = 4\n[molecule]\n{molecule}\n{source}\n'
+    with pytest.raises(RecipeError, match=message):
+        Recipe.from_text(text, source="bad.toml")

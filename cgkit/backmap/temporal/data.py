@@ -14,31 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-
-def kabsch_rotation(mobile, target):
-    """Rotations that best superpose centred point sets.
-
-    Parameters
-    ----------
-    mobile : Tensor or ndarray (..., K, 3), centred
-    target : Tensor or ndarray (..., K, 3), centred (broadcasts against ``mobile``)
-
-    Returns
-    -------
-    Tensor or ndarray (..., 3, 3)
-        Proper rotation ``rot`` minimising ``|mobile @ rot - target|^2``.
-    """
-    is_numpy = isinstance(mobile, np.ndarray)
-    mobile_t = torch.as_tensor(mobile, dtype=torch.float64)
-    target_t = torch.as_tensor(target, dtype=torch.float64)
-    cov = mobile_t.transpose(-1, -2) @ target_t
-    u, _, vh = torch.linalg.svd(cov)
-    sign = torch.sign(torch.linalg.det(u @ vh))
-    sign = torch.where(sign == 0, torch.ones_like(sign), sign)
-    fix = torch.ones(*sign.shape, 3, dtype=torch.float64)
-    fix[..., 2] = sign
-    rot = (u * fix[..., None, :]) @ vh
-    return rot.numpy() if is_numpy else rot
+from cgkit.mapping.superposition import kabsch_rotation
 
 
 @dataclass(frozen=True)

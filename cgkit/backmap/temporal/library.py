@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from cgkit.backmap.temporal.data import kabsch_rotation
+from cgkit.mapping.superposition import kabsch_rotation
 
 
 class LibraryBackmapper:

@@ -9,7 +9,10 @@ the generated densities. The previous frame is moved onto the current beads firs
 bead's atoms rigidly with their bead (atoms a decimation map drops follow the nearest
 bead), so the decoder's copy prior is already CG consistent. Inference: z is drawn from
 a Gaussian mixture fitted to the encoder means, the first all-atom frame comes from a
-library of training frames (nearest CG configuration), the rest autoregressively.
+library of training frames (nearest CG configuration), the rest autoregressively. Bonds
+the reference MD kept rigid (bonds to hydrogen) can be passed to :meth:`fit` as
+:class:`~cgkit.backmap.temporal.constraints.BondConstraints`; every generated frame then
+has them at their lengths.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import torch
 from cgkit._version import __version__
 from cgkit.backmap.projection import project_to_beads
 from cgkit.backmap.temporal import losses
+from cgkit.backmap.temporal.constraints import BondConstraints
 from cgkit.backmap.temporal.data import (
     assign_atoms_to_beads,
     local_frames,
@@ -45,9 +49,13 @@ class TemporalVAEConfig:
     ``exp(-d^2 / sigma_sq)`` (Å^2). Loss weights of eqs. 8.1-8.5; the energy weight rises
     exponentially from 0 to ``energy_weight`` over training (energies in kT at
     ``temperature`` K, softly capped at ``energy_cap`` kT); KL weight ``beta``, cyclic
-    with period ``beta_period`` steps when > 0. ``project`` (inference only) shifts the
-    generated atoms of each bead rigidly by the bead's residual, then applies the
-    least-norm projection, so that the frames map exactly onto the beads.
+    with period ``beta_period`` steps when > 0. ``beta`` must stay small (~1e-4): the
+    latent then carries the stochastic part of the motion (tens of nats) and the GMM
+    prior reproduces it; at ``beta`` >= 1e-3 the latent goes unused and the decoder
+    returns the conditional mean, whose frame-to-frame displacements are too small.
+    ``project`` (inference only) shifts the generated atoms of each bead rigidly by the
+    bead's residual, then applies the least-norm projection, so that the frames map
+    exactly onto the beads.
     """
 
     resolution: int = 12
@@ -66,7 +74,7 @@ class TemporalVAEConfig:
     energy_weight: float = 0.01
     energy_cap: float = 100.0
     temperature: float = 300.0
-    beta: float = 0.01
+    beta: float = 1e-4
     beta_period: int = 0
     n_components: int = 10
     library_size: int | None = 5000
@@ -139,7 +147,8 @@ class TemporalVAEBackmapper:
             if store is not data:
                 store.close()
 
-    def fit(self, data, cgmap, lag: int = 1, system: str | None = None, segment_ids=None):
+    def fit(self, data, cgmap, lag: int = 1, system: str | None = None, segment_ids=None,
+            constraints: BondConstraints | None = None):  # fmt: skip
         """Train on an all-atom trajectory.
 
         Parameters
@@ -153,6 +162,11 @@ class TemporalVAEBackmapper:
             System of the store (default: its only system).
         segment_ids : array (F,), optional
             Trajectory segment of every frame; no pair spans two segments.
+        constraints : BondConstraints, optional
+            Rigid bonds of the reference MD (e.g. ``BondConstraints.from_openmm`` of a
+            system built with ``HBonds``), imposed on every backmapped frame after the
+            projection onto the beads (which they keep exact when the map gives the
+            moved atoms no weight, as decimation maps do for hydrogens).
 
         Returns
         -------
@@ -173,6 +187,15 @@ class TemporalVAEBackmapper:
         reference = weights @ positions[0]
         atom_to_bead = assign_atoms_to_beads(weights, positions[0])
         self._setup(weights, symbols, reference - reference.mean(0), lag, atom_to_bead)
+        self.constraints_ = constraints
+        if (
+            constraints is not None
+            and constraints.pairs.size
+            and (constraints.pairs.max() >= cgmap.n_atoms)
+        ):
+            raise ValueError(
+                f"constraint atom {constraints.pairs.max()} outside a map of {cgmap.n_atoms} atoms"
+            )
         pairs = temporal_pairs(
             positions, weights, self.reference_, lag, segment_ids, self.atom_to_bead_
         )
@@ -261,10 +284,17 @@ class TemporalVAEBackmapper:
             torch.as_tensor(previous, dtype=torch.float32),
             self.sample_latent(1, rng),
         )
-        atoms = frames.to_lab(coords.double().numpy())[0]
+        return self._snap(frames.to_lab(coords.double().numpy())[0], beads[0])
+
+    def _snap(self, atoms: np.ndarray, beads: np.ndarray) -> np.ndarray:
+        """With ``config.project``: atoms (N, 3) moved onto beads (M, 3), each bead's atoms
+        rigidly by its residual, then the least-norm projection (exact CG consistency);
+        then the bond constraints, if any."""
         if self.config.project:
-            atoms = shift_to_beads(atoms, self.weights_, beads[0], self.atom_to_bead_)
-            atoms = project_to_beads(atoms, self._cgmap(), beads[0])
+            atoms = shift_to_beads(atoms, self.weights_, beads, self.atom_to_bead_)
+            atoms = project_to_beads(atoms, self._cgmap(), beads)
+        if self.constraints_ is not None:
+            atoms = self.constraints_.apply(atoms)
         return atoms
 
     def _cgmap(self):
@@ -285,7 +315,8 @@ class TemporalVAEBackmapper:
             trajectories.
         initial_frames : ndarray (lag, N, 3), Å, optional
             All-atom frames of the first ``lag`` CG frames; default: library frames with
-            the nearest CG configuration, superposed on the beads.
+            the nearest CG configuration, superposed on the beads (and projected onto them
+            with ``config.project``).
         out : cgkit.data.System, optional
             Writable store system; the frames are appended to it.
 
@@ -305,7 +336,8 @@ class TemporalVAEBackmapper:
         result = np.empty((len(beads), self.weights_.shape[1], 3))
         n_init = min(lag, len(beads))
         if initial_frames is None:
-            result[:n_init] = self.library_.backmap(beads[:n_init])
+            initial = self.library_.backmap(beads[:n_init])
+            result[:n_init] = [self._snap(a, b) for a, b in zip(initial, beads, strict=False)]
         else:
             result[:n_init] = np.asarray(initial_frames, dtype=float)[:n_init]
         for t in range(n_init, len(beads)):
@@ -343,6 +375,9 @@ class TemporalVAEBackmapper:
             "library": self.library_.positions_,
             "atom_to_bead": self.atom_to_bead_,
         }
+        if self.constraints_ is not None:
+            arrays["constraint_pairs"] = self.constraints_.pairs
+            arrays["constraint_lengths"] = self.constraints_.lengths
         torch.save(
             {
                 "meta": json.dumps(meta),
@@ -370,5 +405,10 @@ class TemporalVAEBackmapper:
         obj.prior_means_ = arrays["prior_means"]
         obj.prior_chol_ = arrays["prior_chol"]
         obj.library_ = LibraryBackmapper().fit(arrays["library"], arrays["weights"])
+        obj.constraints_ = (
+            BondConstraints(arrays["constraint_pairs"], arrays["constraint_lengths"])
+            if "constraint_pairs" in arrays
+            else None
+        )
         obj.history_ = []
         return obj

@@ -33,7 +33,12 @@ def register(subparsers) -> None:
     parser.add_argument("--steps", type=int, default=8000, help="CG MD steps per iteration")
     parser.add_argument("--chains", type=int, default=50, help="molecule copies simulated together")
     parser.add_argument("--equilibration", type=int, default=300, help="steps per chain")
-    parser.add_argument("--timestep", type=float, default=2.0, help="fs (default 2)")
+    parser.add_argument(
+        "--timestep",
+        type=float,
+        default=1.0,
+        help="CG MD step, fs (default 1: maps with single-carbon beads on ring bonds diverge at 2)",
+    )
     parser.add_argument("--alpha", type=float, default=0.3, help="IBI damping (default 0.3)")
     parser.add_argument(
         "--smoothing", type=int, default=1, help="running-mean passes over each update"

@@ -114,6 +114,8 @@ class DatasetBuilder:
         Show tqdm progress bars.
     chunk_size : int, optional
         Frames per task (default: about 8 tasks per worker, at most 32 frames).
+    bonds : array_like of int, shape (K, 2), optional
+        Covalent atom bonds stored with the system (recipes from SMILES give them).
     """
 
     def __init__(
@@ -132,8 +134,10 @@ class DatasetBuilder:
         force: bool = False,
         progress: bool = True,
         chunk_size: int | None = None,
+        bonds=None,
     ):
         self.path = Path(path)
+        self.bonds = None if bonds is None else np.asarray(bonds, dtype=np.int64).reshape(-1, 2)
         self.source = source
         self.labelers = list(labelers)
         self.maps = dict(maps or {})
@@ -212,6 +216,7 @@ class DatasetBuilder:
             source,
             recipe.make_labelers(threads=kwargs.get("threads", 1)),
             maps=recipe.make_maps(atoms),
+            bonds=recipe.atom_bonds(),
             system=recipe.name,
             prefixes=[spec.prefix for spec in recipe.labelers],
             retry=recipe.retry,
@@ -330,7 +335,9 @@ class DatasetBuilder:
             ):
                 raise BuildError(f"{self.path}: system {self.system!r} holds different atoms")
         else:
-            system = store.add_system(self.system, self.source.numbers, masses=self.source.masses)
+            system = store.add_system(
+                self.system, self.source.numbers, masses=self.source.masses, bonds=self.bonds
+            )
         for name, cgmap in self.maps.items():
             if name not in system.map_names:
                 system.add_map(name, cgmap)

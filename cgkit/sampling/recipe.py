@@ -341,11 +341,24 @@ class Recipe:
                 raise RecipeError(f"recipe {self.name!r}: labeler {spec.config}: {exc}") from exc
         return out
 
+    def atom_bonds(self):
+        """Covalent bonds (K, 2) of the molecule in its atom order; None for structure files.
+
+        SMILES recipes take them from RDKit (the atom order of :meth:`start_structure`), so
+        their maps carry bead bonds, angles and dihedrals (what IBI needs).
+        """
+        if self.molecule.smiles is None:
+            return None
+        from cgkit.sampling.structures import smiles_bonds
+
+        return smiles_bonds(self.molecule.smiles)
+
     def make_maps(self, atoms) -> dict:
         """CG maps by name for the atoms of ``atoms`` (ase.Atoms of the molecule)."""
         from cgkit.mapping import CGMap
 
         maps = {}
+        atom_bonds = self.atom_bonds()
         for spec in self.maps:
             if spec.atoms is not None:
                 maps[spec.name] = self._decimation_map(spec, atoms)
@@ -357,6 +370,7 @@ class Recipe:
                     weights=spec.weights,
                     masses=atoms.get_masses(),
                     bead_names=spec.bead_names,
+                    atom_bonds=atom_bonds,
                 )
             except ValueError as exc:
                 raise RecipeError(f"recipe {self.name!r} map {spec.name!r}: {exc}") from exc

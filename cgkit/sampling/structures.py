@@ -58,6 +58,24 @@ def from_smiles(smiles: str, seed: int = 0, optimize: bool = True) -> Atoms:
     return Atoms(numbers=numbers, positions=positions)
 
 
+def smiles_bonds(smiles: str) -> np.ndarray:
+    """Covalent bonds of ``smiles`` with explicit hydrogens, in :func:`from_smiles` atom order.
+
+    Returns
+    -------
+    bonds : ndarray of int, shape (K, 2)
+        0-based atom index pairs.
+    """
+    from rdkit import Chem
+
+    mol = Chem.MolFromSmiles(smiles) if isinstance(smiles, str) and smiles.strip() else None
+    if mol is None:
+        raise ValueError(f"RDKit could not parse SMILES {smiles!r}")
+    mol = Chem.AddHs(mol)
+    pairs = [(b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in mol.GetBonds()]
+    return np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+
+
 def smiles_multiplicity(smiles: str) -> int:
     """Spin multiplicity 2S+1 implied by the radical electrons written in ``smiles``."""
     from rdkit import Chem

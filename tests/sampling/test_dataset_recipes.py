@@ -127,3 +127,19 @@ def test_bad_peptide_recipes_name_the_fault(molecule, source, message):
     text = f'name = "p"\nsize = 4\n[molecule]\n{molecule}\n{source}\n'
     with pytest.raises(RecipeError, match=message):
         Recipe.from_text(text, source="bad.toml")
+
+
+def test_smiles_recipe_maps_carry_bead_topology_and_match_rdkit_order():
+    from cgkit.sampling.structures import from_smiles, smiles_bonds
+
+    recipe = Recipe.read(Path(__file__).resolve().parents[2] / "datasets" / "bithiophene.toml")
+    bonds = recipe.atom_bonds()
+    atoms = from_smiles(recipe.molecule.smiles)
+    # every bond joins atoms that are close in the embedded structure (same atom order)
+    lengths = np.linalg.norm(atoms.positions[bonds[:, 0]] - atoms.positions[bonds[:, 1]], axis=1)
+    assert len(bonds) == 17 and np.all(lengths < 2.0)
+    np.testing.assert_array_equal(bonds, smiles_bonds("c1ccsc1-c1cccs1"))
+    eight = recipe.make_maps(atoms)["8bead"]
+    # 8-bead chain OA-IA-CA-SA... : the two rings join through the inner alpha carbons
+    assert eight.bead_bonds is not None and len(eight.bead_bonds) >= 7
+    assert eight.bead_dihedrals is not None and len(eight.bead_dihedrals) > 0

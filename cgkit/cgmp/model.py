@@ -18,6 +18,11 @@ undecided gates without putting a noise floor on the loss at low resolution.
 
 All noise terms are drawn only when ``noise=True`` (training); evaluation is deterministic.
 The gate used by the regulariser (:mod:`cgkit.cgmp.loss`) is the noise-free ``sigmoid(x_i2)``.
+
+Atoms dropped by the resolution schedule are switched off for good with
+:meth:`CGMPModel.remove_atoms`: their gates become exactly 0 (with and without noise), so they
+leave the graph, the pooling and the count of the regulariser, and the gate optimiser cannot
+bring them back.
 """
 
 from __future__ import annotations
@@ -66,8 +71,8 @@ class CGMPConfig:
     hidden: int = 32
     layers: int = 3
     cutoff: float = 5.0
-    n_radial: int = 3
-    n_spherical: int = 2
+    n_radial: int = 6
+    n_spherical: int = 3
     middle: int = 16
     n_residual: int = 1
     softness: float = 0.3
@@ -100,6 +105,7 @@ class CGMPModel(nn.Module):
         self.config = config
         self.atom_embedding = nn.Parameter(torch.randn(config.n_atoms, config.hidden))
         self.gate_logits = nn.Parameter(torch.full((config.n_atoms,), float(config.gate_init)))
+        self.register_buffer("present", torch.ones(config.n_atoms))
         self.torsion_basis = TorsionBasis(config.n_radial, config.n_spherical, config.cutoff)
         self.angle_basis = AngleBasis(config.n_radial, config.n_spherical, config.cutoff)
         self.interactions = nn.ModuleList(
@@ -118,8 +124,23 @@ class CGMPModel(nn.Module):
         self.output_bias = nn.Parameter(torch.zeros(()))
 
     def gates(self) -> torch.Tensor:
-        """Noise-free gates ``sigmoid(x_i2)``, shape (n_atoms,)."""
-        return torch.sigmoid(self.gate_logits)
+        """Noise-free gates ``sigmoid(x_i2)`` (0 for removed atoms), shape (n_atoms,)."""
+        return torch.sigmoid(self.gate_logits) * self.present
+
+    @torch.no_grad()
+    def remove_atoms(self, atoms) -> None:
+        """Switch ``atoms`` (indices into the model's atoms) off for good: gate exactly 0.
+
+        Parameters
+        ----------
+        atoms : sequence of int or LongTensor, shape (k,)
+        """
+        atoms = torch.as_tensor(atoms, dtype=torch.long, device=self.present.device)
+        if atoms.numel() and (atoms.min() < 0 or atoms.max() >= self.config.n_atoms):
+            raise IndexError(
+                f"atom index out of range 0..{self.config.n_atoms - 1}: {atoms.tolist()}"
+            )
+        self.present[atoms] = 0.0
 
     def forward(
         self,
@@ -137,7 +158,7 @@ class CGMPModel(nn.Module):
         atom_ids : LongTensor, shape (n,), optional
             Which of the model's atoms are present, in the order of ``positions``.
         gates : Tensor, shape (n,), optional
-            Gate values to use instead of the learned ones (e.g. 0 for removed atoms).
+            Gate values to use instead of the learned ones (and of :meth:`remove_atoms`).
         noise : bool
             Draw the training noise of eqs. 1-4, 8-11.
 
@@ -158,7 +179,7 @@ class CGMPModel(nn.Module):
             logits = self.gate_logits[atom_ids].expand(n_frames, -1)
             if noise:
                 logits = logits + cfg.noise_gate * torch.randn_like(logits)
-            gates = torch.sigmoid(logits)
+            gates = torch.sigmoid(logits) * self.present[atom_ids]
         else:
             gates = gates.to(positions.dtype).expand(n_frames, -1)
         gates_flat = gates.reshape(-1)

@@ -3,7 +3,9 @@
 Trains a :class:`~cgkit.cgmp.model.CGMPModel` while the target resolution ``M`` of the gate
 regulariser is lowered from ``N`` to 2 (:class:`~cgkit.cgmp.schedule.ResolutionSchedule`).
 At the last epoch of every resolution the gates, the kept atoms (the ``M`` largest gates),
-the held-out R^2 with the other gates set to 0, and a snapshot of the network are recorded.
+the held-out R^2 with the other gates set to 0, and a snapshot of the network are recorded;
+the atoms that are not kept are then removed for good (:meth:`CGMPModel.remove_atoms`), so
+the kept sets are nested and the ranking is the order in which atoms left.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ class CGMPRanker:
     batch_size : int
         Frames per optimisation step.
     learning_rate, gate_learning_rate : float
-        Adam step sizes of the network and of the gate logits.
+        Step sizes of the network (Adam) and of the gate logits (SGD with momentum 0.9).
     validation_fraction : float
         Held-out fraction when ``fit`` gets no explicit split.
     n_radial, n_spherical : int
@@ -77,10 +79,10 @@ class CGMPRanker:
         min_resolution: int = 2,
         batch_size: int = 64,
         learning_rate: float = 2e-3,
-        gate_learning_rate: float = 0.1,
+        gate_learning_rate: float = 0.2,
         validation_fraction: float = 0.2,
-        n_radial: int = 3,
-        n_spherical: int = 2,
+        n_radial: int = 6,
+        n_spherical: int = 3,
         loss: LossConfig | None = None,
         seed: int = 0,
         verbose: bool = False,
@@ -155,13 +157,7 @@ class CGMPRanker:
         n_atoms = len(self.atom_indices_)
         self.config_ = self._model_config(n_atoms)
         model = CGMPModel(self.config_)
-        network = [p for name, p in model.named_parameters() if name != "gate_logits"]
-        optimizer = torch.optim.Adam(
-            [
-                {"params": network, "lr": self.learning_rate},
-                {"params": [model.gate_logits], "lr": self.gate_learning_rate},
-            ]
-        )
+        optimizers = self._optimizers(model)
         loss_config = self.loss or LossConfig()
         schedule = ResolutionSchedule(
             n_atoms, self.warmup, self.epochs_per_step, min(self.min_resolution, n_atoms)
@@ -173,7 +169,7 @@ class CGMPRanker:
             resolution = schedule.resolution(epoch)
             terms = train_epoch(
                 model,
-                optimizer,
+                optimizers,
                 positions[train],
                 targets[train],
                 resolution,
@@ -188,6 +184,23 @@ class CGMPRanker:
         self._models = {}
         self.fit_time_ = time.perf_counter() - started
         return self
+
+    def _optimizers(self, model: CGMPModel) -> list:
+        """Adam for the network; SGD with momentum for the gate logits.
+
+        Adam divides each parameter's step by the running size of its own gradient, so every
+        gate logit would move at about the same speed whatever its share of the loss: the
+        atom removed first would be the one with the steadiest gradient, not the one the
+        prediction needs least (on bithiophene HOMO this kept a propyl carbon over a ring
+        carbon that a fixed-map fit shows is worth more). Plain gradient steps keep the
+        gates' speeds proportional to their gradients, so the count term of eq. 14 removes
+        the atom whose loss gradient resists least.
+        """
+        network = [p for name, p in model.named_parameters() if name != "gate_logits"]
+        return [
+            torch.optim.Adam(network, lr=self.learning_rate),
+            torch.optim.SGD([model.gate_logits], lr=self.gate_learning_rate, momentum=0.9),
+        ]
 
     def _set_molecule(self, data: PropertyData, heavy_atoms_only: bool) -> None:
         self.numbers_ = data.numbers.copy()
@@ -220,6 +233,9 @@ class CGMPRanker:
         self.kept_sets_[resolution] = np.sort(kept.numpy())
         self.resolution_curve_[resolution] = r2
         self.model_states_[resolution] = copy.deepcopy(model.state_dict())
+        dropped = torch.ones_like(gates, dtype=torch.bool)
+        dropped[kept] = False
+        model.remove_atoms(torch.nonzero(dropped).flatten())
         if self.verbose:
             print(f"CGMP seed {self.seed}: M={resolution:3d}  held-out R2={r2:.3f}", flush=True)
 

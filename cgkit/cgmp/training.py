@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 
@@ -21,7 +23,7 @@ def r2_score(reference, prediction) -> float:
 
 def train_epoch(
     model: CGMPModel,
-    optimizer: torch.optim.Optimizer,
+    optimizer: torch.optim.Optimizer | Sequence[torch.optim.Optimizer],
     positions: torch.Tensor,
     targets: torch.Tensor,
     resolution: float,
@@ -35,6 +37,8 @@ def train_epoch(
 
     Parameters
     ----------
+    optimizer : Optimizer or sequence of Optimizer
+        Stepped after every batch (several when parameter groups use different methods).
     positions : Tensor, shape (F, n, 3), Å
     targets : Tensor, shape (F,)
         Standardised property.
@@ -48,6 +52,7 @@ def train_epoch(
     dict of mean ``loss`` and ``mse`` over the epoch.
     """
     model.train()
+    optimizers = list(optimizer) if isinstance(optimizer, Sequence) else [optimizer]
     order = torch.randperm(positions.shape[0], generator=generator)
     totals = {"loss": 0.0, "mse": 0.0}
     n_batches = 0
@@ -61,9 +66,11 @@ def train_epoch(
         terms = cgmp_loss(
             out["prediction"], targets[batch], out["raw_atom_outputs"], gates, resolution, config
         )
-        optimizer.zero_grad()
+        for step in optimizers:
+            step.zero_grad()
         terms["loss"].backward()
-        optimizer.step()
+        for step in optimizers:
+            step.step()
         totals["loss"] += terms["loss"].item()
         totals["mse"] += terms["mse"].item()
         n_batches += 1

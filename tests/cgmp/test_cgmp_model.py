@@ -64,6 +64,34 @@ def test_gate_zero_removes_edges_and_contribution_exactly(model, rng):
     assert (model(positions)["prediction"] - gated["prediction"]).abs().max() > 1e-4
 
 
+def test_removed_atom_stays_removed_under_noise_and_gate_training(rng):
+    torch.manual_seed(0)
+    net = CGMPModel(CGMPConfig(n_atoms=8, hidden=16, layers=2, cutoff=4.0))
+    positions = _molecule(rng)
+    removed = 2
+    net.remove_atoms([removed])
+    assert net.gates()[removed] == 0.0 and torch.all(net.gates()[torch.arange(8) != removed] > 0)
+    # noise on the gate logits cannot switch it back on, in any frame
+    noisy = net(positions, noise=True)
+    assert torch.all(noisy["gates"][:, removed] == 0.0)
+    assert torch.all(noisy["atom_outputs"][:, removed] == 0.0)
+    # the gate regulariser and the prediction give its logit no gradient, so Adam cannot
+    # revive it; the other gates do learn
+    terms = cgmp_loss(
+        noisy["prediction"], torch.zeros(5), noisy["raw_atom_outputs"], net.gates(), 5, LossConfig()
+    )
+    terms["loss"].backward()
+    assert net.gate_logits.grad[removed] == 0.0
+    assert net.gate_logits.grad.abs().sum() > 0
+    # without noise the prediction equals that of the molecule without the atom
+    present = torch.tensor([i for i in range(8) if i != removed])
+    with torch.no_grad():
+        deleted = net(positions[:, present], atom_ids=present)
+        np.testing.assert_allclose(net(positions)["prediction"], deleted["prediction"], atol=1e-6)
+    with pytest.raises(IndexError, match="out of range"):
+        net.remove_atoms([8])
+
+
 def test_prediction_changes_continuously_with_a_gate(model, rng):
     positions = _molecule(rng, n_frames=2)
     gates = model.gates().detach().clone()

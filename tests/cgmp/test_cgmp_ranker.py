@@ -60,6 +60,41 @@ def test_gates_track_the_resolution_and_end_binary(ranker):
     assert np.sum(final > 0.5) == 2
 
 
+def test_kept_sets_are_nested_and_follow_the_ranking(ranker):
+    # an atom that left at resolution M is absent at every lower resolution
+    n = len(ranker.atom_indices_)
+    for resolution in range(n, 2, -1):
+        assert set(ranker.kept_(resolution)) > set(ranker.kept_(resolution - 1))
+        assert set(ranker.ranking_[: n - resolution]) == set(ranker.atom_indices_) - set(
+            ranker.kept_(resolution)
+        )
+        # removed atoms keep a gate of exactly 0 in all later records
+        gone = ranker.gate_history_[resolution - 1][
+            ~np.isin(ranker.atom_indices_, ranker.kept_(resolution))
+        ]
+        assert np.all(gone == 0.0)
+
+
+def test_gate_steps_are_proportional_to_the_loss_gradient():
+    # Adam would move every gate logit at the same speed whatever its gradient; the ranker's
+    # gate optimiser must move a gate 10x faster when its loss gradient is 10x larger
+    from cgkit.cgmp import CGMPConfig, CGMPModel
+
+    model = CGMPModel(CGMPConfig(n_atoms=3, hidden=4, layers=1))
+    optimizers = CGMPRanker(gate_learning_rate=0.5)._optimizers(model)
+    start = model.gate_logits.detach().clone()
+    gradient = torch.tensor([1e-3, 1e-2, 0.0])
+    for _ in range(5):
+        for optimizer in optimizers:
+            optimizer.zero_grad()
+        model.gate_logits.grad = gradient.clone()
+        for optimizer in optimizers:
+            optimizer.step()
+    moved = start - model.gate_logits.detach()
+    assert moved[2] == 0.0 and moved[0] > 0.0
+    assert moved[1] / moved[0] == pytest.approx(10.0, rel=1e-4)
+
+
 def test_prediction_from_kept_atoms_recovers_the_property(ranker, data):
     assert ranker.resolution_curve_[2] > 0.9
     test = synthetic_molecule(n_frames=100, seed=1)

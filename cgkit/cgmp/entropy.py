@@ -67,5 +67,5 @@ def mapping_entropy(rankers) -> MappingEntropy:
     decimated /= len(rankers)
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(removal > 0, removal * np.log(removal), 0.0)
-    entropy = -terms.sum(axis=1)
+    entropy = 0.0 - terms.sum(axis=1)  # 0.0 - x: no "-0.0" when every p is 0 or 1
     return MappingEntropy(atoms, resolutions, removal, decimated, entropy, len(rankers))

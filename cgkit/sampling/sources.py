@@ -27,8 +27,28 @@ def replica_blocks(n_frames: int, replicas: int, seed: int) -> list[tuple[int, i
     ]
 
 
+class _ReplicaSource:
+    """What frame sources that run replicas from one starting structure share.
+
+    Subclasses are dataclasses with ``atoms``, ``n_frames``, ``seed`` and a ``settings``
+    mapping that may hold ``replicas``.
+    """
+
+    @property
+    def numbers(self) -> np.ndarray:
+        return np.asarray(self.atoms.numbers)
+
+    @property
+    def masses(self) -> np.ndarray:
+        return np.asarray(self.atoms.get_masses())
+
+    def blocks(self) -> list[tuple[int, int, int]]:
+        """``(start, stop, seed)`` of each replica."""
+        return replica_blocks(self.n_frames, int(self.settings.get("replicas", 1)), self.seed)
+
+
 @dataclass(frozen=True)
-class MDSource:
+class MDSource(_ReplicaSource):
     """Frames from canonical GFN-xTB MD (:func:`cgkit.sampling.run_md`) in replicas.
 
     Parameters
@@ -54,16 +74,9 @@ class MDSource:
     multiplicity: int = 1
 
     @property
-    def numbers(self) -> np.ndarray:
-        return np.asarray(self.atoms.numbers)
-
-    @property
-    def masses(self) -> np.ndarray:
-        return np.asarray(self.atoms.get_masses())
-
-    def blocks(self) -> list[tuple[int, int, int]]:
-        """``(start, stop, seed)`` of each replica."""
-        return replica_blocks(self.n_frames, int(self.md.get("replicas", 1)), self.seed)
+    def settings(self) -> dict:
+        """The MD settings, including ``replicas``."""
+        return self.md
 
     def block_call(self, n_frames: int, seed: int, threads: int):
         """``(function, args)`` that runs one replica of ``n_frames`` frames in a worker."""
@@ -85,7 +98,7 @@ class MDSource:
 
 
 @dataclass(frozen=True)
-class OpenMMSource:
+class OpenMMSource(_ReplicaSource):
     """Frames from vacuum OpenMM MD of a capped peptide (extra ``md``), in replicas.
 
     Parameters
@@ -111,16 +124,9 @@ class OpenMMSource:
     seed: int = 0
 
     @property
-    def numbers(self) -> np.ndarray:
-        return np.asarray(self.atoms.numbers)
-
-    @property
-    def masses(self) -> np.ndarray:
-        return np.asarray(self.atoms.get_masses())
-
-    def blocks(self) -> list[tuple[int, int, int]]:
-        """``(start, stop, seed)`` of each replica."""
-        return replica_blocks(self.n_frames, int(self.openmm.get("replicas", 1)), self.seed)
+    def settings(self) -> dict:
+        """The OpenMM settings, including ``replicas``."""
+        return self.openmm
 
     def block_call(self, n_frames: int, seed: int, threads: int):
         """``(function, args)`` that runs one replica of ``n_frames`` frames in a worker."""

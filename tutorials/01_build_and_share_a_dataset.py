@@ -27,7 +27,6 @@
 
 # %%
 import contextlib
-import dataclasses
 import io
 import os
 import re
@@ -55,8 +54,8 @@ print(f"smoke mode: {SMOKE}; outputs in {OUT}")
 # ## The recipe
 #
 # `Recipe.read` parses and checks the TOML into typed dataclasses. A recipe is immutable;
-# `dataclasses.replace` makes a smaller variant (here for the quick smoke run) without
-# editing the file.
+# `Recipe.resized` makes a smaller variant (here for the quick smoke run) without editing
+# the file.
 
 # %%
 recipe = Recipe.read(REPO / "datasets" / "bithiophene.toml")
@@ -66,9 +65,7 @@ print(f"MD: {recipe.md}")
 print(f"labelers: {[spec.config for spec in recipe.labelers]}")
 print(f"maps: {[m.name for m in recipe.maps]}")
 if SMOKE:
-    recipe = dataclasses.replace(
-        recipe, size=40, md=dataclasses.replace(recipe.md, equilibration=100)
-    )
+    recipe = recipe.resized(40, equilibration=100)
 print(f"building {recipe.size} frames in {recipe.md.replicas} MD replicas")
 
 # %% [markdown]

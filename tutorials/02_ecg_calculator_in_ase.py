@@ -24,7 +24,6 @@
 # `$CGKIT_TUTORIAL_OUT` (default: a temporary folder).
 
 # %%
-import dataclasses
 import os
 import tempfile
 import time
@@ -60,9 +59,7 @@ MAP = "8bead"
 # %%
 recipe = Recipe.read(REPO / "datasets" / "bithiophene.toml")
 size, equilibration = (80, 100) if SMOKE else (1000, recipe.md.equilibration)
-recipe = dataclasses.replace(
-    recipe, size=size, md=dataclasses.replace(recipe.md, equilibration=equilibration)
-)
+recipe = recipe.resized(size, equilibration)
 store_path = OUT / "bithiophene.h5"
 summary = DatasetBuilder.from_recipe(
     recipe, store_path, n_workers=2, progress=False, force=True

@@ -24,7 +24,6 @@
 # temporary folder).
 
 # %%
-import dataclasses
 import os
 import tempfile
 from pathlib import Path
@@ -47,9 +46,7 @@ REPO = Path(__file__).resolve().parents[1] if "__file__" in globals() else Path.
 
 recipe = Recipe.read(REPO / "datasets" / "bithiophene.toml")
 size, equilibration = (80, 100) if SMOKE else (1000, recipe.md.equilibration)
-recipe = dataclasses.replace(
-    recipe, size=size, md=dataclasses.replace(recipe.md, equilibration=equilibration)
-)
+recipe = recipe.resized(size, equilibration)
 store_path = OUT / "bithiophene.h5"
 print(
     DatasetBuilder.from_recipe(recipe, store_path, n_workers=2, progress=False, force=True).build()

@@ -27,7 +27,6 @@
 # temporary folder).
 
 # %%
-import dataclasses
 import os
 import tempfile
 import time
@@ -48,9 +47,7 @@ N_WORKERS = 2
 
 recipe = Recipe.read(REPO / "datasets" / "bithiophene.toml")
 size, equilibration = (24, 50) if SMOKE else (400, recipe.md.equilibration)
-recipe = dataclasses.replace(
-    recipe, size=size, md=dataclasses.replace(recipe.md, equilibration=equilibration)
-)
+recipe = recipe.resized(size, equilibration)
 
 
 # %% [markdown]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
@@ -84,7 +83,7 @@ def build_store(config: DemoConfig, log=print) -> tuple[Path, float]:
         raise FileNotFoundError(
             f"demo recipe {config.recipe} not found; run from a source checkout or pass --recipe"
         )
-    recipe = dataclasses.replace(Recipe.read(config.recipe), size=config.n_frames)
+    recipe = Recipe.read(config.recipe).resized(config.n_frames)
     path = Path(config.out) / "bithiophene.h5"
     tic = time.perf_counter()
     builder = DatasetBuilder.from_recipe(

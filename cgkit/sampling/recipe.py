@@ -57,7 +57,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -271,6 +271,21 @@ class Recipe:
         d.pop("base_dir")
         d["retry"] = self.retry.to_dict()
         return d
+
+    def resized(self, size: int, equilibration: int | None = None) -> Recipe:
+        """A copy with ``size`` frames and, if given, ``equilibration`` steps per replica.
+
+        Recipes are immutable; this makes the smaller variants of quick runs and tutorials
+        without editing the file. ``equilibration`` applies to the [md] or [openmm] source.
+        """
+        if equilibration is None:
+            return replace(self, size=int(size))
+        if self.md is not None:
+            return replace(self, size=int(size), md=replace(self.md, equilibration=equilibration))
+        if self.openmm is not None:
+            source = replace(self.openmm, equilibration=equilibration)
+            return replace(self, size=int(size), openmm=source)
+        raise RecipeError(f"recipe {self.name!r}: a [trajectory] source has no equilibration")
 
     def fingerprint(self) -> str:
         """SHA-256 of the parsed content: equal for recipes that build the same store."""

@@ -143,3 +143,13 @@ def test_smiles_recipe_maps_carry_bead_topology_and_match_rdkit_order():
     # 8-bead chain OA-IA-CA-SA... : the two rings join through the inner alpha carbons
     assert eight.bead_bonds is not None and len(eight.bead_bonds) >= 7
     assert eight.bead_dihedrals is not None and len(eight.bead_dihedrals) > 0
+
+
+def test_resized_recipe_changes_only_size_and_equilibration():
+    recipe = Recipe.read(Path(__file__).resolve().parents[2] / "datasets" / "bithiophene.toml")
+    small = recipe.resized(40, equilibration=100)
+    assert (small.size, small.md.equilibration) == (40, 100)
+    assert small.md.temperature == recipe.md.temperature and small.maps == recipe.maps
+    assert recipe.size == 2000 and recipe.md.equilibration == 1000  # the original is untouched
+    assert recipe.resized(10).md == recipe.md
+    assert small.fingerprint() != recipe.fingerprint()

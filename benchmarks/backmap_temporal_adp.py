@@ -67,6 +67,7 @@ def parse_args():
     p.add_argument("--latent-dim", type=int, default=8)
     p.add_argument("--beta", type=float, default=1e-4)
     p.add_argument("--energy-weight", type=float, default=0.05)
+    p.add_argument("--energy-mode", choices=("min", "match"), default="min")
     p.add_argument("--cg-weight", type=float, default=10.0)
     p.add_argument("--distance-weight", type=float, default=1.0)
     p.add_argument("--cg-md-frames", type=int, default=600, help="0: no CG-MD input")
@@ -196,6 +197,7 @@ def main() -> int:
         resolution=args.resolution, length=args.length, sigma_sq=args.sigma_sq,
         channels=args.channels, latent_dim=args.latent_dim, n_steps=args.steps,
         batch_size=args.batch_size, beta=args.beta, energy_weight=args.energy_weight,
+        energy_mode=args.energy_mode,
         cg_weight=args.cg_weight, distance_weight=args.distance_weight,
         seed=args.seed, library_size=None,
     )  # fmt: skip

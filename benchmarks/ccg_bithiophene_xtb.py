@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,7 @@ from cgkit.sampling.recipe import Recipe
 from cgkit.sampling.sources import replica_tail_split
 
 ROOT = Path(__file__).resolve().parents[1]
+FULL_ECG = {"n_inducing": 400, "n_epochs": 40}  # the DFT benchmark's settings
 
 
 def parse_args(argv=None):
@@ -44,6 +46,16 @@ def parse_args(argv=None):
     p.add_argument("--recipe", type=Path, default=ROOT / "datasets" / "bithiophene.toml")
     p.add_argument("--store", type=Path, help="existing store of the recipe; built if missing")
     p.add_argument("--out", type=Path, default=Path("/tmp/ccg_bithiophene_xtb"))
+    p.add_argument("--size", type=int, help="frames of a new build (default: the recipe's)")
+    p.add_argument("--replicas", type=int, help="MD replicas of a new build")
+    p.add_argument("--md-interval", type=int, help="MD steps between stored frames")
+    p.add_argument(
+        "--ecg",
+        choices=("demo", "full"),
+        default="demo",
+        help="demo: the demo's small ECG; full: the DFT benchmark's (80-40-20-10, latent 6, "
+        "400 inducing, 40 epochs)",
+    )
     p.add_argument("--map", default="8bead")
     p.add_argument(
         "--dihedral-beads",
@@ -114,6 +126,12 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
     recipe = Recipe.read(args.recipe)
+    if args.size is not None:
+        recipe = recipe.resized(args.size)
+    if recipe.md is not None and (args.replicas or args.md_interval):
+        md = replace(recipe.md, replicas=args.replicas or recipe.md.replicas,
+                     interval=args.md_interval or recipe.md.interval)  # fmt: skip
+        recipe = replace(recipe, md=md)
     store_path = ensure_store(args, recipe)
     with cgkit.data.open(store_path) as store:
         system = store[recipe.name]
@@ -129,7 +147,7 @@ def main(argv=None) -> int:
     replicas = recipe.md.replicas if recipe.md is not None else 1
     train, test = replica_tail_split(len(frames), replicas, args.test_fraction)
 
-    ecg_settings = DemoConfig(out=args.out).ecg
+    ecg_settings = DemoConfig(out=args.out).ecg if args.ecg == "demo" else FULL_ECG
     tic = time.perf_counter()
     model = ECGRegressor(**ecg_settings, seed=args.seed).fit(bead_positions[train], homo[train])
     mean_test, std_test = model.predict(bead_positions[test], return_std=True)

@@ -249,3 +249,38 @@ def test_backmaps_a_cg_trajectory_that_was_never_all_atom(model, trajectory):
     # every atom stays bonded within a molecule-sized distance of its bead
     owner_distance = np.linalg.norm(frames - cg_md[:, model.atom_to_bead_], axis=-1)
     assert owner_distance.max() < TINY["length"] / 2
+
+
+def test_energy_match_term_is_zero_at_the_reference_and_sees_constraints(trajectory):
+    from openmm import app
+
+    from cgkit.backmap.temporal import BondConstraints, OpenMMEnergy, losses
+
+    reference = torch.tensor([3.0, -2.0, 150.0])
+    assert losses.energy_match_loss(reference, reference).item() == 0.0
+    generated = (reference + torch.tensor([1.0, -2.0, 0.0])).requires_grad_()
+    loss = losses.energy_match_loss(generated, reference)
+    loss.backward()
+    assert loss.item() == pytest.approx(1.0)  # mean |difference|, below the cap
+    np.testing.assert_allclose(generated.grad.numpy(), [1 / 3, -1 / 3, 0.0])  # toward ref
+    with pytest.raises(ValueError, match="energy_mode"):
+        TemporalVAEConfig(energy_mode="max")
+
+    positions, cgmap = trajectory
+    structure = capped_peptide("A")
+    constraints = BondConstraints.from_openmm(
+        create_openmm_system(structure.topology, constraints=app.HBonds)
+    )
+    noisy = positions[:3] + np.random.default_rng(3).normal(0, 0.05, positions[:3].shape)
+    tensor = torch.tensor(noisy, requires_grad=True)
+    constrained = constraints.apply_tensor(tensor)
+    np.testing.assert_allclose(constrained.detach().numpy(), constraints.apply(noisy), atol=1e-12)
+    constrained.sum().backward()
+    assert torch.isfinite(tensor.grad).all()
+
+    energy = OpenMMEnergy(create_openmm_system(structure.topology))
+    model = TemporalVAEBackmapper(
+        TemporalVAEConfig(**(TINY | {"energy_weight": 1.0, "energy_mode": "match"})),
+        energy=energy,
+    ).fit(positions, cgmap, constraints=constraints)
+    assert all(h["energy"] >= 0 and np.isfinite(h["total"]) for h in model.history_)

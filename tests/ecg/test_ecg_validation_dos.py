@@ -127,3 +127,21 @@ def test_calibrated_wasserstein_floor_shrinks_with_sample_size():
         assert w_mean > w_density
     # a sampling floor: ~ n^{-1/2}, so 25x the frames give ~5x less
     assert 3.0 < floors[100] / floors[2500] < 8.0
+
+
+def test_calibrated_ratio_distribution_says_when_a_half_ratio_is_out_of_reach():
+    from cgkit.ecg.dos import calibrated_ratio_distribution, calibrated_wasserstein
+
+    rng = np.random.default_rng(4)
+    grid = np.linspace(-3.0, 3.0, 1200)
+    means = rng.normal(0.0, 0.4, 500)
+    # noise large next to the spread of the means: the DOS clearly beats mean-only
+    broad = calibrated_ratio_distribution(means, np.full(500, 0.4), grid, n_draws=40, seed=2)
+    # noise a tenth of it: mean-only is already within the finite-sample floor
+    narrow = calibrated_ratio_distribution(means, np.full(500, 0.04), grid, n_draws=40, seed=2)
+    assert broad.shape == (40,) and np.all(broad > 0)
+    assert np.mean(broad <= 0.5) > 0.9
+    assert np.mean(narrow <= 0.5) < 0.1
+    # the same bootstrap as calibrated_wasserstein
+    w_density, w_mean = calibrated_wasserstein(means, np.full(500, 0.4), grid, n_draws=40, seed=2)
+    assert np.median(broad) == pytest.approx(w_density / w_mean, rel=0.3)

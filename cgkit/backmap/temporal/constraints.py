@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from cgkit.units import NM_TO_ANGSTROM
 
@@ -67,4 +68,16 @@ class BondConstraints:
         out[..., moved, :] = (
             out[..., anchor, :] + bond / np.maximum(norm, 1e-12) * self.lengths[:, None]
         )
+        return out
+
+    def apply_tensor(self, positions: torch.Tensor) -> torch.Tensor:
+        """Differentiable :meth:`apply` for a tensor (..., N, 3) Å (used in training, so
+        that the energy term sees the geometry inference returns)."""
+        anchor = torch.as_tensor(self.pairs[:, 0])
+        moved = torch.as_tensor(self.pairs[:, 1])
+        lengths = torch.as_tensor(self.lengths, dtype=positions.dtype)
+        bond = positions[..., moved, :] - positions[..., anchor, :]
+        norm = torch.linalg.norm(bond, dim=-1, keepdim=True).clamp_min(1e-12)
+        out = positions.clone()
+        out[..., moved, :] = positions[..., anchor, :] + bond / norm * lengths[:, None]
         return out

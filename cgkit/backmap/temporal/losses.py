@@ -39,14 +39,28 @@ def cg_consistency_loss(
     return ((mapped - bead_positions) ** 2).sum(-1).mean()
 
 
+def _soft_cap(values_kt: torch.Tensor, cap: float) -> torch.Tensor:
+    """``values`` below ``cap``, ``cap (1 + log(values / cap))`` above it (continuous, slope
+    1 at the cap): huge early values keep a bounded gradient that still points downhill."""
+    scaled = torch.where(values_kt > cap, values_kt / cap, torch.ones_like(values_kt))
+    return torch.where(values_kt > cap, cap * (1.0 + torch.log(scaled)), values_kt)
+
+
 def energy_loss(energies_kt: torch.Tensor, cap: float = 100.0) -> torch.Tensor:
     """Eq. 8.5: mean potential energy in kT, grown only logarithmically above ``cap``:
     ``cap (1 + log(E / cap))`` (continuous with slope 1 at the cap). Early generated
     structures can have huge repulsive energies; this keeps their gradient bounded
     relative to the other terms while still pointing downhill."""
-    scaled = torch.where(energies_kt > cap, energies_kt / cap, torch.ones_like(energies_kt))
-    soft = torch.where(energies_kt > cap, cap * (1.0 + torch.log(scaled)), energies_kt)
-    return soft.mean()
+    return _soft_cap(energies_kt, cap).mean()
+
+
+def energy_match_loss(energies_kt: torch.Tensor, reference_kt: torch.Tensor,
+                      cap: float = 100.0) -> torch.Tensor:  # fmt: skip
+    """Eq. 8.5 in the matching form of DBM's energy prior (thesis eq. 4.16): mean
+    ``|U(r_hat) - U(r)|`` in kT between generated and reference frames, soft-capped like
+    :func:`energy_loss`. Minimising U itself cools the generated ensemble below the
+    reference temperature; matching keeps each frame's thermal strain."""
+    return _soft_cap((energies_kt - reference_kt).abs(), cap).mean()
 
 
 def kl_divergence(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:

@@ -48,7 +48,11 @@ class TemporalVAEConfig:
     Grid: ``resolution`` voxels (multiple of 4) over ``length`` Å, densities
     ``exp(-d^2 / sigma_sq)`` (Å^2). Loss weights of eqs. 8.1-8.5; the energy weight rises
     exponentially from 0 to ``energy_weight`` over training (energies in kT at
-    ``temperature`` K, softly capped at ``energy_cap`` kT); KL weight ``beta``, cyclic
+    ``temperature`` K, softly capped at ``energy_cap`` kT): ``energy_mode`` "min" is eq. 8.5
+    (mean energy of the generated frames), "match" the mean ``|U(r_hat) - U(r)|`` against
+    the reference frame (as DBM's eq. 4.16), which keeps the reference temperature instead of
+    cooling the output; with bond constraints, the energy sees the constrained geometry.
+    KL weight ``beta``, cyclic
     with period ``beta_period`` steps when > 0. ``beta`` must stay small (~1e-4): the
     latent then carries the stochastic part of the motion (tens of nats) and the GMM
     prior reproduces it; at ``beta`` >= 1e-3 the latent goes unused and the decoder
@@ -72,6 +76,7 @@ class TemporalVAEConfig:
     distance_weight: float = 1.0
     cg_weight: float = 1.0
     energy_weight: float = 0.01
+    energy_mode: str = "min"
     energy_cap: float = 100.0
     temperature: float = 300.0
     beta: float = 1e-4
@@ -80,6 +85,10 @@ class TemporalVAEConfig:
     library_size: int | None = 5000
     project: bool = True
     seed: int = 0
+
+    def __post_init__(self):
+        if self.energy_mode not in ("min", "match"):
+            raise ValueError(f"energy_mode must be 'min' or 'match', got {self.energy_mode!r}")
 
 
 class TemporalVAEBackmapper:
@@ -230,8 +239,7 @@ class TemporalVAEBackmapper:
                 + beta * terms["kl"]
             )
             if self.energy is not None and cfg.energy_weight > 0:
-                energies = self.energy(coords.double()).float() / kt
-                terms["energy"] = losses.energy_loss(energies, cfg.energy_cap)
+                terms["energy"] = self._energy_term(coords, current, kt)
                 total = total + energy_w * terms["energy"]
             optimizer.zero_grad()
             total.backward()
@@ -240,6 +248,18 @@ class TemporalVAEBackmapper:
             self.history_.append({k: v.item() for k, v in terms.items()} | {"total": total.item()})
         self._fit_prior(pairs)
         return self
+
+    def _energy_term(self, coords: torch.Tensor, current: torch.Tensor, kt: float):
+        """Eq. 8.5 on generated coords (B, N, 3) Å, against the reference frames in "match"
+        mode; energies in kT."""
+        if self.constraints_ is not None:
+            coords = self.constraints_.apply_tensor(coords)
+        generated = self.energy(coords.double()).float() / kt
+        if self.config.energy_mode == "min":
+            return losses.energy_loss(generated, self.config.energy_cap)
+        with torch.no_grad():
+            reference = self.energy(current.double()).float() / kt
+        return losses.energy_match_loss(generated, reference, self.config.energy_cap)
 
     @torch.no_grad()
     def _fit_prior(self, pairs) -> None:

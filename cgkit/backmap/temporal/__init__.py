@@ -12,10 +12,11 @@
   (perturbed Boltzmann-inverted bonded potentials).
 """
 
+from cgkit.backmap.temporal.config import TemporalVAEConfig
 from cgkit.backmap.temporal.constraints import BondConstraints
 from cgkit.backmap.temporal.library import LibraryBackmapper
 from cgkit.backmap.temporal.openmm_energy import OpenMMEnergy
-from cgkit.backmap.temporal.vae import TemporalVAEBackmapper, TemporalVAEConfig
+from cgkit.backmap.temporal.vae import TemporalVAEBackmapper
 
 __all__ = [
     "BondConstraints",

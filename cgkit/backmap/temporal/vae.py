@@ -18,7 +18,7 @@ has them at their lengths.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 import torch
@@ -26,6 +26,7 @@ import torch
 from cgkit._version import __version__
 from cgkit.backmap.projection import project_to_beads
 from cgkit.backmap.temporal import losses
+from cgkit.backmap.temporal.config import TemporalVAEConfig
 from cgkit.backmap.temporal.constraints import BondConstraints
 from cgkit.backmap.temporal.data import (
     assign_atoms_to_beads,
@@ -39,56 +40,6 @@ from cgkit.backmap.voxel import density_to_coordinate, gaussian_density, make_gr
 from cgkit.units import KB_EV
 
 _FORMAT = "cgkit.TemporalVAEBackmapper/1"
-
-
-@dataclass
-class TemporalVAEConfig:
-    """Hyperparameters of :class:`TemporalVAEBackmapper`.
-
-    Grid: ``resolution`` voxels (multiple of 4) over ``length`` Å, densities
-    ``exp(-d^2 / sigma_sq)`` (Å^2). Loss weights of eqs. 8.1-8.5; the energy weight rises
-    exponentially from 0 to ``energy_weight`` over training (energies in kT at
-    ``temperature`` K, softly capped at ``energy_cap`` kT): ``energy_mode`` "min" is eq. 8.5
-    (mean energy of the generated frames), "match" the mean ``|U(r_hat) - U(r)|`` against
-    the reference frame (as DBM's eq. 4.16), which keeps the reference temperature instead of
-    cooling the output; with bond constraints, the energy sees the constrained geometry.
-    KL weight ``beta``, cyclic
-    with period ``beta_period`` steps when > 0. ``beta`` must stay small (~1e-4): the
-    latent then carries the stochastic part of the motion (tens of nats) and the GMM
-    prior reproduces it; at ``beta`` >= 1e-3 the latent goes unused and the decoder
-    returns the conditional mean, whose frame-to-frame displacements are too small.
-    ``project`` (inference only) shifts the generated atoms of each bead rigidly by the
-    bead's residual, then applies the least-norm projection, so that the frames map
-    exactly onto the beads.
-    """
-
-    resolution: int = 12
-    length: float = 12.0
-    sigma_sq: float = 1.0
-    channels: int = 16
-    latent_dim: int = 16
-    n_blocks: int = 2
-    n_steps: int = 2000
-    batch_size: int = 16
-    learning_rate: float = 1e-3
-    voxel_weight: float = 1.0
-    coordinate_weight: float = 1.0
-    distance_weight: float = 1.0
-    cg_weight: float = 1.0
-    energy_weight: float = 0.01
-    energy_mode: str = "min"
-    energy_cap: float = 100.0
-    temperature: float = 300.0
-    beta: float = 1e-4
-    beta_period: int = 0
-    n_components: int = 10
-    library_size: int | None = 5000
-    project: bool = True
-    seed: int = 0
-
-    def __post_init__(self):
-        if self.energy_mode not in ("min", "match"):
-            raise ValueError(f"energy_mode must be 'min' or 'match', got {self.energy_mode!r}")
 
 
 class TemporalVAEBackmapper:

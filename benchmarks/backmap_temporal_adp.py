@@ -66,6 +66,7 @@ def parse_args():
     p.add_argument("--channels", type=int, default=16)
     p.add_argument("--latent-dim", type=int, default=8)
     p.add_argument("--beta", type=float, default=1e-4)
+    p.add_argument("--previous-noise", type=float, default=0.0, help="Å, training only")
     p.add_argument("--energy-weight", type=float, default=0.05)
     p.add_argument("--energy-mode", choices=("min", "match"), default="min")
     p.add_argument("--cg-weight", type=float, default=10.0)
@@ -197,7 +198,7 @@ def main() -> int:
         resolution=args.resolution, length=args.length, sigma_sq=args.sigma_sq,
         channels=args.channels, latent_dim=args.latent_dim, n_steps=args.steps,
         batch_size=args.batch_size, beta=args.beta, energy_weight=args.energy_weight,
-        energy_mode=args.energy_mode,
+        energy_mode=args.energy_mode, previous_noise=args.previous_noise,
         cg_weight=args.cg_weight, distance_weight=args.distance_weight,
         seed=args.seed, library_size=None,
     )  # fmt: skip

@@ -284,3 +284,18 @@ def test_energy_match_term_is_zero_at_the_reference_and_sees_constraints(traject
         energy=energy,
     ).fit(positions, cgmap, constraints=constraints)
     assert all(h["energy"] >= 0 and np.isfinite(h["total"]) for h in model.history_)
+
+
+def test_previous_frame_noise_changes_training_only_when_set(trajectory):
+    positions, cgmap = trajectory
+    plain = TemporalVAEBackmapper(TemporalVAEConfig(**TINY)).fit(positions, cgmap)
+    again = TemporalVAEBackmapper(TemporalVAEConfig(**TINY)).fit(positions, cgmap)
+    noisy = TemporalVAEBackmapper(TemporalVAEConfig(**(TINY | {"previous_noise": 0.2}))).fit(
+        positions, cgmap
+    )
+
+    def weights(model):
+        return torch.cat([p.detach().flatten() for p in model.decoder_.parameters()])
+
+    assert torch.equal(weights(plain), weights(again))  # seeded: reproducible
+    assert not torch.allclose(weights(plain), weights(noisy))

@@ -21,6 +21,9 @@ class TemporalVAEConfig:
     latent then carries the stochastic part of the motion (tens of nats) and the GMM
     prior reproduces it; at ``beta`` >= 1e-3 the latent goes unused and the decoder
     returns the conditional mean, whose frame-to-frame displacements are too small.
+    ``previous_noise`` (Å): std of Gaussian noise added to the conditioning frame in training,
+    so that the decoder learns to repair the small errors of the generated frames it is
+    conditioned on at inference (autoregressive exposure bias); 0 is the paper's training.
     ``project`` (inference only) shifts the generated atoms of each bead rigidly by the
     bead's residual, then applies the least-norm projection, so that the frames map
     exactly onto the beads.
@@ -44,6 +47,7 @@ class TemporalVAEConfig:
     energy_cap: float = 100.0
     temperature: float = 300.0
     beta: float = 1e-4
+    previous_noise: float = 0.0
     beta_period: int = 0
     n_components: int = 10
     library_size: int | None = 5000

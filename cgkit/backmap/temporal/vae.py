@@ -168,6 +168,8 @@ class TemporalVAEBackmapper:
         for step in range(cfg.n_steps):
             batch = rng.choice(len(pairs), size=min(cfg.batch_size, len(pairs)), replace=False)
             beads, previous, current = pairs.tensors(batch)
+            if cfg.previous_noise > 0:  # inference conditions on generated, imperfect frames
+                previous = previous + cfg.previous_noise * torch.randn_like(previous)
             target = self._density(current)
             mean, log_var = self.encoder_(target)
             latent = mean + torch.randn_like(mean) * torch.exp(0.5 * log_var)

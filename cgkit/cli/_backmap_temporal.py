@@ -19,12 +19,42 @@ def run_train(args: argparse.Namespace) -> int:
         name = args.system or store.system_names[0]
         maps = store[name].maps
         cgmap = maps[args.map] if args.map in maps else CGMap.read(args.map)
+        sequence = args.sequence or store_sequence(store.provenance)
+        energy, constraints = peptide_force_field(sequence) if sequence else (None, None)
         config = TemporalVAEConfig(n_steps=args.steps, batch_size=args.batch_size,
                                    channels=args.width, seed=args.seed)  # fmt: skip
-        model = TemporalVAEBackmapper(config).fit(store, cgmap, lag=args.lag, system=name)
+        model = TemporalVAEBackmapper(config, energy=energy).fit(
+            store, cgmap, lag=args.lag, system=name, constraints=constraints
+        )
     model.save(args.output)
-    print(f"trained a temporal VAE on {args.store}:{name}; wrote {args.output}")
+    terms = f"amber14 energy term and H-bond constraints of ACE-{sequence}-NME" if sequence else (
+        "no energy term (give --sequence for a capped peptide)")  # fmt: skip
+    print(f"trained a temporal VAE on {args.store}:{name} ({terms}); wrote {args.output}")
     return 0
+
+
+def store_sequence(provenance: dict) -> str | None:
+    """One-letter peptide sequence of a store made by ``simulate_peptide`` or from a
+    ``[molecule] sequence`` recipe; None when the provenance names none."""
+    from cgkit.sampling.recipe import Recipe
+
+    if provenance.get("sequence"):
+        return str(provenance["sequence"])
+    if provenance.get("recipe"):
+        return Recipe.from_text(provenance["recipe"]).peptide_sequence
+    return None
+
+
+def peptide_force_field(sequence: str):
+    """OpenMM amber14 energy module and H-bond constraints of ACE-``sequence``-NME
+    (extra ``md``), as the reference MD of :mod:`cgkit.sampling.openmm_md` ran it."""
+    from cgkit._optional import require
+    from cgkit.backmap.temporal import BondConstraints, OpenMMEnergy
+    from cgkit.sampling.openmm_md import capped_peptide, create_openmm_system
+
+    topology = capped_peptide(sequence).topology
+    hbonds = create_openmm_system(topology, constraints=require("openmm.app").HBonds)
+    return OpenMMEnergy(create_openmm_system(topology)), BondConstraints.from_openmm(hbonds)
 
 
 def run_apply(args: argparse.Namespace) -> int:

@@ -26,6 +26,11 @@ def register(subparsers) -> None:
     train.add_argument("--store", help="temporal-vae: store holding the all-atom trajectory")
     train.add_argument("--system", help="temporal-vae: system in --store (default: the first)")
     train.add_argument("--lag", type=int, default=1, help="temporal-vae: conditioning lag")
+    train.add_argument(
+        "--sequence",
+        help="temporal-vae: one-letter residues of the ACE-...-NME peptide (default: from the "
+        "store's provenance); enables the force-field energy term and H-bond constraints",
+    )
     train.add_argument("--steps", type=int, default=2000, help="temporal-vae: training steps")
     train.add_argument("--cg", nargs="+", help="matching CG frames (default: mapped from --aa)")
     train.add_argument("-o", "--output", required=True, help="model file to write (.pt)")

@@ -34,6 +34,26 @@ def test_temporal_vae_cli_train_and_apply(tmp_path):
     weights = TemporalVAEBackmapper.load(model_path).weights_  # (M, N) map matrix
     mapped = np.einsum("mn,fnk->fmk", weights, np.array([a.positions for a in backmapped]))
     np.testing.assert_allclose(mapped, beads, atol=0.05)
+    # the store's provenance names the peptide: the CLI trained with its force field and
+    # keeps the MD's rigid bonds to hydrogen
+    constraints = TemporalVAEBackmapper.load(model_path).constraints_
+    assert constraints is not None and len(constraints.pairs) == 12
+    positions = np.array([a.positions for a in backmapped])
+    anchor, moved = constraints.pairs.T
+    lengths = np.linalg.norm(positions[:, moved] - positions[:, anchor], axis=-1)
+    np.testing.assert_allclose(lengths, np.broadcast_to(constraints.lengths, lengths.shape),
+                               atol=1e-5)  # fmt: skip
+
+
+def test_temporal_vae_cli_reads_the_peptide_from_a_recipe_store():
+    from pathlib import Path
+
+    from cgkit.cli._backmap_temporal import store_sequence
+
+    recipe = Path(__file__).resolve().parents[2] / "datasets" / "ace-ala-ala-nme.toml"
+    assert store_sequence({"recipe": recipe.read_text()}) == "AA"
+    assert store_sequence({"sequence": "A"}) == "A"
+    assert store_sequence({"recipe_name": "bithiophene"}) is None
 
 
 def test_temporal_vae_cli_needs_store(tmp_path):

@@ -288,11 +288,12 @@ def test_energy_match_term_is_zero_at_the_reference_and_sees_constraints(traject
 
 def test_previous_frame_noise_changes_training_only_when_set(trajectory):
     positions, cgmap = trajectory
-    plain = TemporalVAEBackmapper(TemporalVAEConfig(**TINY)).fit(positions, cgmap)
-    again = TemporalVAEBackmapper(TemporalVAEConfig(**TINY)).fit(positions, cgmap)
-    noisy = TemporalVAEBackmapper(TemporalVAEConfig(**(TINY | {"previous_noise": 0.2}))).fit(
-        positions, cgmap
-    )
+
+    def fit(noise):
+        config = TemporalVAEConfig(**(TINY | {"previous_noise": noise}))
+        return TemporalVAEBackmapper(config).fit(positions, cgmap)
+
+    plain, again, noisy = fit(0.0), fit(0.0), fit(0.2)
 
     def weights(model):
         return torch.cat([p.detach().flatten() for p in model.decoder_.parameters()])

@@ -35,9 +35,15 @@ from cgkit.ecg import ECGRegressor
 from cgkit.ecg.ensemble import ensemble_moments
 from cgkit.ibi import internal_coordinates
 from cgkit.qc import XTBLabeler
-from cgkit.sampling.constrained import PAPER_FORCE_CONSTANT, constrained_md, unbias_weights
+from cgkit.sampling.constrained import (
+    PAPER_FORCE_CONSTANT,
+    ConstrainedSample,
+    constrained_md,
+    unbias_weights,
+)
 from cgkit.sampling.recipe import Recipe
 from cgkit.sampling.sources import replica_tail_split
+from cgkit.sampling.umbrella import umbrella_windows
 
 ROOT = Path(__file__).resolve().parents[1]
 FULL_ECG = {"n_inducing": 400, "n_epochs": 40}  # the DFT benchmark's settings
@@ -58,6 +64,15 @@ def parse_args(argv=None):
         help="demo: the demo's small ECG; full: the DFT benchmark's (80-40-20-10, latent 6, "
         "400 inducing, 40 epochs)",
     )
+    p.add_argument(
+        "--umbrella",
+        default="60,70,80,90,100",
+        help="|centres| (deg) of umbrella windows on the bead dihedral whose frames join ECG's "
+        "training set ('' for none); a bias on CG coordinates leaves p(E|R) unchanged",
+    )
+    p.add_argument("--umbrella-steps", type=int, default=3000, help="1 fs steps per window")
+    p.add_argument("--umbrella-k", type=float, default=1.5, help="eV/rad^2")
+    p.add_argument("--reuse-ccg", action="store_true", help="reuse saved restrained runs")
     p.add_argument("--map", default="8bead")
     p.add_argument(
         "--dihedral-beads",
@@ -90,6 +105,54 @@ def ensure_store(args, recipe) -> Path:
     ).build()
     print(f"built {path} in {time.perf_counter() - tic:.0f} s: {summary}")
     return path
+
+
+def load_ccg(path: Path, centre: np.ndarray, temperature: float):
+    """A restrained run saved by an earlier call at the same R*, or None."""
+    if not path.exists():
+        return None
+    with np.load(path) as data:
+        if not np.allclose(data["centre"], centre):
+            return None
+        return ConstrainedSample(
+            positions=data["positions"],
+            restraint_energy=data["restraint_energy"],
+            bead_deviation=data["bead_deviation"],
+            labels={"homo": data["homo"]},
+            temperature=temperature,
+        )
+
+
+def umbrella_frames(args, positions, numbers, dihedral, cgmap, quad, temperature, labeler):
+    """Positions (F, N, 3) Å, HOMO (F,) eV and bead dihedral (F,) deg of umbrella windows
+    at ``--umbrella`` |centres| (each started from the stored frame nearest its centre,
+    on that frame's side of 0), cached in ``--out``."""
+    centers = [float(c) for c in args.umbrella.split(",") if c.strip()]
+    if not centers:
+        return np.zeros((0, *positions.shape[1:])), np.zeros(0), np.zeros(0)
+    cache = args.out / "umbrella.npz"
+    settings = np.array([*centers, args.umbrella_steps, args.umbrella_k, args.seed])
+    if cache.exists():
+        with np.load(cache) as data:
+            if np.array_equal(data["settings"], settings):
+                return data["positions"], data["homo"], data["dihedral"]
+    from tblite.ase import TBLite
+
+    starts, signed = [], []
+    for center in centers:
+        pick = int(np.argmin(np.abs(np.abs(dihedral) - center)))
+        starts.append(Atoms(numbers=numbers, positions=positions[pick]))
+        signed.append(center if dihedral[pick] >= 0 else -center)
+    tic = time.perf_counter()
+    sample = umbrella_windows(
+        starts, lambda: TBLite(method="GFN2-xTB", verbosity=0), cgmap, quad, signed,
+        force_constant=args.umbrella_k, temperature=temperature, steps=args.umbrella_steps,
+        labeler=labeler, seed=args.seed,
+    )  # fmt: skip
+    print(f"umbrella windows: {len(sample.window)} frames in {time.perf_counter() - tic:.0f} s")
+    np.savez(cache, settings=settings, positions=sample.positions, homo=sample.labels["homo"],
+             dihedral=sample.dihedral, window=sample.window)  # fmt: skip
+    return sample.positions, sample.labels["homo"], sample.dihedral
 
 
 def compare(model, cgmap, centre, sample, n_blocks: int) -> dict:
@@ -149,51 +212,65 @@ def main(argv=None) -> int:
     replicas = recipe.md.replicas if recipe.md is not None else 1
     train, test = replica_tail_split(len(frames), replicas, args.test_fraction)
 
+    from tblite.ase import TBLite
+
+    labeler = XTBLabeler(method="GFN2-xTB")
+    temperature = recipe.md.temperature
+    extra_positions, extra_homo, extra_dihedral = umbrella_frames(
+        args, positions, numbers, dihedral, cgmap, quad, temperature, labeler
+    )
+    if len(extra_homo):
+        counts = np.histogram(np.abs(extra_dihedral), bins=[0, 60, 75, 85, 95, 180])[0]
+        print(f"umbrella windows at |phi| = {args.umbrella} deg: {len(extra_homo)} frames, "
+              f"|phi| counts in 0-60/60-75/75-85/85-95/95-180: {counts.tolist()}")  # fmt: skip
+    fit_positions = np.concatenate([bead_positions[train], cgmap.map_positions(extra_positions)])
+    fit_homo = np.concatenate([homo[train], extra_homo])
     ecg_settings = DemoConfig(out=args.out).ecg if args.ecg == "demo" else FULL_ECG
     tic = time.perf_counter()
-    model = ECGRegressor(**ecg_settings, seed=args.seed).fit(bead_positions[train], homo[train])
+    model = ECGRegressor(**ecg_settings, seed=args.seed).fit(fit_positions, fit_homo)
     mean_test, std_test = model.predict(bead_positions[test], return_std=True)
     rmse = float(np.sqrt(np.mean((mean_test - homo[test]) ** 2)))
     print(
         f"{store_path}: {len(frames)} GFN2-xTB frames; map {args.map} ({cgmap.n_beads} beads); "
-        f"ECG {ecg_settings} on {len(train)} frames in {time.perf_counter() - tic:.0f} s: "
+        f"ECG {ecg_settings} on {len(train)} + {len(extra_homo)} umbrella frames in "
+        f"{time.perf_counter() - tic:.0f} s: "
         f"held-out RMSE {rmse:.4f} eV, mean std {std_test.mean():.4f} eV; dihedral "
         f"{'-'.join(names[i] for i in quad)}: |phi| of the store's frames "
         f"{np.abs(dihedral).min():.0f}..{np.abs(dihedral).max():.0f} deg"
     )
 
-    from tblite.ase import TBLite
-
-    labeler = XTBLabeler(method="GFN2-xTB")
     rows = []
     for target in [float(d) for d in args.dihedrals.split(",")]:
         pick = int(np.argmin(np.abs(np.abs(dihedral) - target)))
         centre = bead_positions[pick]
         atoms = Atoms(numbers=numbers, positions=positions[pick])
         tic = time.perf_counter()
-        sample = constrained_md(
-            atoms,
-            TBLite(method="GFN2-xTB", verbosity=0),
-            cgmap,
-            centre,
-            force_constant=args.force_constant,
-            temperature=recipe.md.temperature,
-            steps=args.steps,
-            timestep=args.timestep,
-            interval=args.interval,
-            equilibration=args.equilibration,
-            labeler=labeler,
-            seed=args.seed + pick,
-        )
+        saved = args.out / f"ccg_phi{target:.0f}.npz"
+        sample = load_ccg(saved, centre, temperature) if args.reuse_ccg else None
+        if sample is None:
+            sample = constrained_md(
+                atoms,
+                TBLite(method="GFN2-xTB", verbosity=0),
+                cgmap,
+                centre,
+                force_constant=args.force_constant,
+                temperature=temperature,
+                steps=args.steps,
+                timestep=args.timestep,
+                interval=args.interval,
+                equilibration=args.equilibration,
+                labeler=labeler,
+                seed=args.seed + pick,
+            )
+            np.savez(
+                saved,
+                centre=centre,
+                positions=sample.positions,
+                restraint_energy=sample.restraint_energy,
+                homo=sample.labels["homo"],
+                bead_deviation=sample.bead_deviation,
+            )
         seconds = time.perf_counter() - tic
-        np.savez(
-            args.out / f"ccg_phi{target:.0f}.npz",
-            centre=centre,
-            positions=sample.positions,
-            restraint_energy=sample.restraint_energy,
-            homo=sample.labels["homo"],
-            bead_deviation=sample.bead_deviation,
-        )
         rows.append(compare(model, cgmap, centre, sample, args.blocks))
         rows[-1].update(
             target=target,

@@ -9,6 +9,8 @@
 - :class:`Recipe` -- a dataset recipe (``datasets/*.toml``) as a typed dataclass.
 - :func:`constrained_md`, :func:`unbias` -- all-atom MD restrained to one CG configuration
   and its reweighting (DKL-ECG eq. 17).
+- :func:`umbrella_windows`, :class:`CGDihedralUmbrella` -- all-atom MD biased along a CG
+  dihedral (frames of rare CG configurations; p(E|R) is unchanged by a bias on R).
 - :func:`simulate_peptide` -- capped peptides (alanine dipeptide, ...) with OpenMM amber14
   (extra ``[md]``), frames into a store.
 """
@@ -33,6 +35,7 @@ from cgkit.sampling.openmm_md import (
 from cgkit.sampling.recipe import Recipe, RecipeError
 from cgkit.sampling.sources import FramesSource, MDSource, frames_from_file, replica_tail_split
 from cgkit.sampling.structures import from_smiles, read_structure, smiles_multiplicity
+from cgkit.sampling.umbrella import CGDihedralUmbrella, UmbrellaSample, umbrella_windows
 
 __all__ = [
     "PAPER_FORCE_CONSTANT",
@@ -60,4 +63,7 @@ __all__ = [
     "replica_tail_split",
     "run_md",
     "smiles_multiplicity",
+    "CGDihedralUmbrella",
+    "UmbrellaSample",
+    "umbrella_windows",
 ]

@@ -261,7 +261,9 @@ def unbias(values, restraint_energy, temperature: float) -> tuple[float, float]:
     """Mean and std of a property over U from samples of U + V (paper eq. 17).
 
     <A>_U = <A e^{beta V}>_{U+V} / <e^{beta V}>_{U+V}, and the std from the reweighted
-    second moment (weights from :func:`unbias_weights`).
+    second moment (weights from :func:`unbias_weights`), corrected for the effective number
+    of frames n_eff = 1 / sum(w^2) like an unbiased sample variance (divided by
+    1 - 1/n_eff; without it, a std carried by a few dominant weights comes out too small).
 
     Parameters
     ----------
@@ -287,5 +289,11 @@ def unbias(values, restraint_energy, temperature: float) -> tuple[float, float]:
         raise ValueError(f"non-finite value or restraint energy in frame {frame}")
     weights = unbias_weights(restraint_energy, temperature)
     mean = float(weights @ values)
-    std = float(np.sqrt(max(weights @ (values - mean) ** 2, 0.0)))
-    return mean, std
+    variance = max(float(weights @ (values - mean) ** 2), 0.0)
+    concentration = float(np.sum(weights**2))  # 1 / Kish effective size
+    if concentration < 1.0:
+        # reliability-weights correction (numpy's cov with aweights, ddof=1): the plain
+        # weighted variance of n_eff effective frames is low by (n_eff - 1) / n_eff,
+        # which matters when a few e^{beta V} weights dominate
+        variance /= 1.0 - concentration
+    return mean, float(np.sqrt(variance))

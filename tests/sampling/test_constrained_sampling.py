@@ -209,3 +209,20 @@ def test_constrained_xtb_bithiophene_short(bithiophene_npz, bithiophene_dir):
     assert np.all(np.isfinite(sample.labels["homo"])) and sample.labels["homo"].shape == (2,)
     mean, std = sample.unbiased("homo")
     assert -12 < mean < -3 and std < 0.5
+
+
+def test_unbiased_std_is_corrected_for_the_effective_number_of_frames(rng):
+    values = rng.normal(0.0, 1.0, 7)
+    # equal restraint energies: the ordinary sample std (ddof = 1)
+    assert unbias(values, np.zeros(7), 300.0)[1] == pytest.approx(np.std(values, ddof=1))
+    # as numpy's reliability-weighted covariance for unequal weights
+    restraint = rng.uniform(0.0, 0.1, 7)
+    weights = unbias_weights(restraint, 300.0)
+    expected = np.sqrt(np.cov(values, aweights=weights, ddof=1))
+    assert unbias(values, restraint, 300.0)[1] == pytest.approx(expected)
+    # many draws of 3 dominant frames: the corrected std is unbiased for the variance
+    kT = KB_EV * 300.0
+    draws = rng.normal(0.0, 1.0, (20000, 3))
+    heavy = np.array([0.0, kT, 2 * kT])
+    variances = [unbias(d, heavy, 300.0)[1] ** 2 for d in draws]
+    assert np.mean(variances) == pytest.approx(1.0, rel=0.03)

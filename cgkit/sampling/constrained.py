@@ -14,19 +14,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from ase import Atoms, units
-from ase.calculators.calculator import Calculator, all_changes
-from ase.md.langevin import Langevin
-from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_momenta
+from ase import Atoms
 
 from cgkit.mapping.superposition import kabsch_rotation
+from cgkit.sampling.bias import BiasedCalculator, thermalized_langevin
 from cgkit.units import KB_EV, KJMOL_EV
 
 #: the paper's restraint constant, 5e4 kcal/mol/Å^2, in eV/Å^2
 PAPER_FORCE_CONSTANT = 5e4 * 4.184 * KJMOL_EV
 
 
-class RestrainedCalculator(Calculator):
+class RestrainedCalculator(BiasedCalculator):
     """An ASE calculator plus harmonic restraints of the bead centres of a CG map.
 
     Parameters
@@ -42,10 +40,9 @@ class RestrainedCalculator(Calculator):
     Results: ``energy`` = U + V (eV), ``forces`` (N, 3) eV/Å, and ``restraint_energy`` V.
     """
 
-    implemented_properties = ["energy", "free_energy", "forces", "restraint_energy"]
+    bias_result = "restraint_energy"
 
     def __init__(self, calculator, cgmap, bead_positions, force_constant: float, **kwargs):
-        super().__init__(**kwargs)
         bead_positions = np.asarray(bead_positions, float)
         if bead_positions.shape != (cgmap.n_beads, 3):
             raise ValueError(
@@ -56,11 +53,9 @@ class RestrainedCalculator(Calculator):
             raise ValueError("restraint centres contain NaN or inf")
         if not force_constant > 0:
             raise ValueError(f"force_constant must be > 0 eV/Å^2, got {force_constant}")
-        self.calculator = calculator
-        self.cgmap = cgmap
+        super().__init__(calculator, cgmap, **kwargs)
         self.bead_positions = bead_positions
         self.force_constant = float(force_constant)
-        self._weights = np.asarray(cgmap.weights, float)
 
     def restraint(self, positions: np.ndarray) -> tuple[float, np.ndarray]:
         """Restraint energy V (eV) and its forces (N, 3) eV/Å at atom ``positions`` (N, 3) Å."""
@@ -68,21 +63,7 @@ class RestrainedCalculator(Calculator):
         energy = 0.5 * self.force_constant * float(np.sum(deviation**2))
         return energy, -self.force_constant * (self._weights.T @ deviation)
 
-    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
-        super().calculate(atoms, properties, system_changes)
-        if len(self.atoms) != self.cgmap.n_atoms:
-            raise ValueError(
-                f"the map expects {self.cgmap.n_atoms} atoms, the Atoms have {len(self.atoms)}"
-            )
-        inner = self.atoms.copy()
-        inner.calc = self.calculator
-        energy = inner.get_potential_energy()
-        forces = inner.get_forces()
-        restraint_energy, restraint_forces = self.restraint(self.atoms.positions)
-        self.results["energy"] = energy + restraint_energy
-        self.results["free_energy"] = energy + restraint_energy
-        self.results["forces"] = forces + restraint_forces
-        self.results["restraint_energy"] = restraint_energy
+    bias = restraint
 
 
 def align_to_beads(atoms: Atoms, cgmap, bead_positions: np.ndarray) -> Atoms:
@@ -187,18 +168,8 @@ def constrained_md(
     restrained = RestrainedCalculator(calculator, cgmap, bead_positions, force_constant)
     system = align_to_beads(atoms, cgmap, bead_positions)
     system.calc = restrained
-    rng = np.random.default_rng(seed)
-    thermalize_momenta(system, temperature, rng=rng)
-    Stationary(system)
-    ZeroRotation(system)
-    dynamics = Langevin(
-        system,
-        timestep * units.fs,
-        temperature_K=temperature,
-        friction=friction / units.fs,
-        fixcm=False,
-        rng=rng,
-    )
+    dynamics = thermalized_langevin(system, temperature, timestep, friction,
+                                    np.random.default_rng(seed))  # fmt: skip
     if equilibration:
         dynamics.run(equilibration)
     positions, restraint_energy, deviation = [], [], []

@@ -20,15 +20,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from ase import Atoms, units
-from ase.calculators.calculator import Calculator, all_changes
-from ase.md.langevin import Langevin
-from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_momenta
+from ase import Atoms
+from ase.calculators.calculator import Calculator
 
 from cgkit.ibi.coordinates import coordinate_gradients
+from cgkit.sampling.bias import BiasedCalculator, thermalized_langevin
 
 
-class CGDihedralUmbrella(Calculator):
+class CGDihedralUmbrella(BiasedCalculator):
     """An ASE calculator plus a harmonic bias on one dihedral of four CG beads.
 
     ``B = k/2 d(phi, phi0)^2`` with ``d`` the periodic difference in (-pi, pi] and ``phi``
@@ -50,11 +49,8 @@ class CGDihedralUmbrella(Calculator):
     Results: ``energy`` = U + B (eV), ``forces`` (N, 3) eV/Å, ``bias_energy`` B (eV).
     """
 
-    implemented_properties = ["energy", "free_energy", "forces", "bias_energy"]
-
     def __init__(self, calculator, cgmap, beads: Sequence[int], center: float,
                  force_constant: float, **kwargs):  # fmt: skip
-        super().__init__(**kwargs)
         beads = np.asarray(beads, dtype=np.int64).reshape(-1)
         if beads.shape != (4,) or beads.min() < 0 or beads.max() >= cgmap.n_beads:
             raise ValueError(
@@ -62,12 +58,10 @@ class CGDihedralUmbrella(Calculator):
             )
         if not force_constant > 0:
             raise ValueError(f"force_constant must be > 0 eV/rad^2, got {force_constant}")
-        self.calculator = calculator
-        self.cgmap = cgmap
+        super().__init__(calculator, cgmap, **kwargs)
         self.beads = beads
         self.center = float(center)
         self.force_constant = float(force_constant)
-        self._weights = np.asarray(cgmap.weights, float)
 
     def dihedral(self, positions: np.ndarray) -> float:
         """The biased CG dihedral (degrees) of atom ``positions`` (N, 3) Å."""
@@ -82,21 +76,6 @@ class CGDihedralUmbrella(Calculator):
         bead_gradient = np.zeros_like(bead_positions)
         bead_gradient[self.beads] = self.force_constant * offset * gradients[0]
         return 0.5 * self.force_constant * offset**2, -(self._weights.T @ bead_gradient)
-
-    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
-        super().calculate(atoms, properties, system_changes)
-        if len(self.atoms) != self.cgmap.n_atoms:
-            raise ValueError(
-                f"the map expects {self.cgmap.n_atoms} atoms, the Atoms have {len(self.atoms)}"
-            )
-        inner = self.atoms.copy()
-        inner.calc = self.calculator
-        energy = inner.get_potential_energy()
-        bias_energy, bias_forces = self.bias(self.atoms.positions)
-        self.results["energy"] = energy + bias_energy
-        self.results["free_energy"] = energy + bias_energy
-        self.results["forces"] = inner.get_forces() + bias_forces
-        self.results["bias_energy"] = bias_energy
 
 
 @dataclass
@@ -189,12 +168,8 @@ def umbrella_windows(
         biased = CGDihedralUmbrella(calculator_factory(), cgmap, beads, center, force_constant)
         system = Atoms(start.numbers, positions=start.positions)
         system.calc = biased
-        rng = np.random.default_rng(seed + w)
-        thermalize_momenta(system, temperature, rng=rng)
-        Stationary(system)
-        ZeroRotation(system)
-        dynamics = Langevin(system, timestep * units.fs, temperature_K=temperature,
-                            friction=friction / units.fs, fixcm=False, rng=rng)  # fmt: skip
+        dynamics = thermalized_langevin(system, temperature, timestep, friction,
+                                        np.random.default_rng(seed + w))  # fmt: skip
         if equilibration:
             dynamics.run(equilibration)
         for _ in range(steps // interval):

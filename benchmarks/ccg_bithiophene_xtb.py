@@ -13,7 +13,8 @@ labels the frames with :class:`cgkit.qc.XTBLabeler`, and unbiases them with eq. 
 table compares the CCG std of p(HOMO|R*) with ECG's predicted std at R* and with the
 mixture over the restrained frames' CG configurations (eq. 18 cluster-spread term,
 :func:`cgkit.ecg.ensemble.ensemble_moments`, eq. 17 weights). Goal: ratio within 25 %.
-Example (about 25 min for the build and 7 min for the CCG runs on one core)::
+Example (about 25 min for the build, 3 min for the umbrella windows and 8 min per CCG
+configuration on one core)::
 
     OMP_NUM_THREADS=1 python benchmarks/ccg_bithiophene_xtb.py --out /tmp/ccg
 """
@@ -81,7 +82,7 @@ def parse_args(argv=None):
         help="bead indices of the inter-ring dihedral (8bead map: SA-CA-CB-SB)",
     )
     p.add_argument("--dihedrals", default="0,30,60,90", help="target |dihedral|, degrees")
-    p.add_argument("--steps", type=int, default=12000, help="restrained production steps")
+    p.add_argument("--steps", type=int, default=60000, help="restrained production steps")
     p.add_argument("--equilibration", type=int, default=400)
     p.add_argument("--interval", type=int, default=20, help="steps between labelled frames")
     p.add_argument("--timestep", type=float, default=0.25, help="fs")

@@ -7,7 +7,7 @@ and umbrella windows along a CG coordinate (:mod:`cgkit.sampling.umbrella`).
 from __future__ import annotations
 
 import numpy as np
-from ase import units
+from ase import Atoms, units
 from ase.calculators.calculator import Calculator, all_changes
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_momenta
@@ -65,3 +65,19 @@ def thermalized_langevin(system, temperature: float, timestep: float, friction: 
     ZeroRotation(system)
     return Langevin(system, timestep * units.fs, temperature_K=temperature,
                     friction=friction / units.fs, fixcm=False, rng=rng)  # fmt: skip
+
+
+def sample_frames(dynamics, system, steps: int, interval: int, equilibration: int,
+                  labeler=None, labels: dict | None = None):  # fmt: skip
+    """Run ``equilibration`` steps, then yield positions (N, 3) Å every ``interval`` steps
+    (``steps // interval`` frames); ``labeler(atoms) -> dict`` results are appended to
+    ``labels`` (name -> list) before each frame is yielded."""
+    if equilibration:
+        dynamics.run(equilibration)
+    for _ in range(steps // interval):
+        dynamics.run(interval)
+        frame_positions = system.positions.copy()
+        if labeler is not None:
+            for key, value in labeler(Atoms(system.numbers, positions=frame_positions)).items():
+                labels.setdefault(key, []).append(np.asarray(value))
+        yield frame_positions

@@ -17,7 +17,7 @@ import numpy as np
 from ase import Atoms
 
 from cgkit.mapping.superposition import kabsch_rotation
-from cgkit.sampling.bias import BiasedCalculator, thermalized_langevin
+from cgkit.sampling.bias import BiasedCalculator, sample_frames, thermalized_langevin
 from cgkit.units import KB_EV, KJMOL_EV
 
 #: the paper's restraint constant, 5e4 kcal/mol/Å^2, in eV/Å^2
@@ -170,22 +170,15 @@ def constrained_md(
     system.calc = restrained
     dynamics = thermalized_langevin(system, temperature, timestep, friction,
                                     np.random.default_rng(seed))  # fmt: skip
-    if equilibration:
-        dynamics.run(equilibration)
     positions, restraint_energy, deviation = [], [], []
     labels: dict[str, list] = {}
-    for _ in range(steps // interval):
-        dynamics.run(interval)
-        frame_positions = system.positions.copy()
+    for frame_positions in sample_frames(dynamics, system, steps, interval, equilibration,
+                                         labeler, labels):  # fmt: skip
         positions.append(frame_positions)
         energy, _ = restrained.restraint(frame_positions)
         restraint_energy.append(energy)
         offsets = cgmap.map_positions(frame_positions) - bead_positions
         deviation.append(float(np.max(np.linalg.norm(offsets, axis=1))))
-        if labeler is not None:
-            frame = Atoms(system.numbers, positions=frame_positions)
-            for key, value in labeler(frame).items():
-                labels.setdefault(key, []).append(np.asarray(value))
     return ConstrainedSample(
         positions=np.asarray(positions),
         restraint_energy=np.asarray(restraint_energy),

@@ -24,7 +24,7 @@ from ase import Atoms
 from ase.calculators.calculator import Calculator
 
 from cgkit.ibi.coordinates import coordinate_gradients
-from cgkit.sampling.bias import BiasedCalculator, thermalized_langevin
+from cgkit.sampling.bias import BiasedCalculator, sample_frames, thermalized_langevin
 
 
 class CGDihedralUmbrella(BiasedCalculator):
@@ -170,19 +170,12 @@ def umbrella_windows(
         system.calc = biased
         dynamics = thermalized_langevin(system, temperature, timestep, friction,
                                         np.random.default_rng(seed + w))  # fmt: skip
-        if equilibration:
-            dynamics.run(equilibration)
-        for _ in range(steps // interval):
-            dynamics.run(interval)
-            frame_positions = system.positions.copy()
+        for frame_positions in sample_frames(dynamics, system, steps, interval, equilibration,
+                                             labeler, labels):  # fmt: skip
             positions.append(frame_positions)
             window.append(w)
             dihedral.append(biased.dihedral(frame_positions))
             bias_energy.append(biased.bias(frame_positions)[0])
-            if labeler is not None:
-                frame = Atoms(system.numbers, positions=frame_positions)
-                for key, value in labeler(frame).items():
-                    labels.setdefault(key, []).append(np.asarray(value))
     return UmbrellaSample(
         positions=np.asarray(positions),
         window=np.asarray(window),

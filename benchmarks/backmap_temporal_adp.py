@@ -36,17 +36,15 @@ import torch
 from ase.data import atomic_masses, atomic_numbers
 
 import cgkit.data
-from cgkit._optional import require
 from cgkit.backmap.temporal import (
-    BondConstraints,
     LibraryBackmapper,
-    OpenMMEnergy,
     TemporalVAEBackmapper,
     TemporalVAEConfig,
 )
 from cgkit.backmap.temporal import metrics as tm
 from cgkit.backmap.temporal.cg_trajectory import perturbed_cg_trajectory
-from cgkit.sampling.openmm_md import capped_peptide, create_openmm_system, simulate_peptide
+from cgkit.backmap.temporal.openmm_energy import peptide_force_field
+from cgkit.sampling.openmm_md import capped_peptide, simulate_peptide
 
 
 def parse_args():
@@ -188,7 +186,8 @@ def main() -> int:
         cgmap = system.maps["backbone"]
         symbols = system.symbols
     structure = capped_peptide(args.sequence)
-    energy = OpenMMEnergy(create_openmm_system(structure.topology))
+    # the reference MD constrains bonds to hydrogen (HBonds): so do the generated frames
+    energy, constraints = peptide_force_field(structure.topology)
     n_train = int(args.train_fraction * len(positions))
     train, test = positions[:n_train], positions[n_train:]
     print(f"{name}: {len(positions)} frames {interval_fs:g} fs apart: {n_train} train, "
@@ -204,9 +203,6 @@ def main() -> int:
     )  # fmt: skip
     print("config:", json.dumps(config.__dict__))
     t = time.time()
-    # the reference MD constrains bonds to hydrogen (HBonds): so do the generated frames
-    hbonds = create_openmm_system(structure.topology, constraints=require("openmm.app").HBonds)
-    constraints = BondConstraints.from_openmm(hbonds)
     model = TemporalVAEBackmapper(config, energy=energy).fit(train, cgmap, constraints=constraints)
     print(f"training: {time.time() - t:.0f} s")
     for step in range(0, args.steps, max(args.steps // 6, 1)):

@@ -10,8 +10,10 @@ def run_train(args: argparse.Namespace) -> int:
     """Train a :class:`~cgkit.backmap.TemporalVAEBackmapper` on an all-atom trajectory store."""
     import cgkit.data
     from cgkit.backmap.temporal import TemporalVAEBackmapper, TemporalVAEConfig
+    from cgkit.backmap.temporal.openmm_energy import peptide_force_field
     from cgkit.cli import CLIError
     from cgkit.mapping import CGMap
+    from cgkit.sampling.openmm_md import capped_peptide
 
     if not args.store:
         raise CLIError("--method temporal-vae needs --store (an all-atom trajectory store)")
@@ -20,7 +22,9 @@ def run_train(args: argparse.Namespace) -> int:
         maps = store[name].maps
         cgmap = maps[args.map] if args.map in maps else CGMap.read(args.map)
         sequence = args.sequence or store_sequence(store.provenance)
-        energy, constraints = peptide_force_field(sequence) if sequence else (None, None)
+        energy, constraints = (
+            peptide_force_field(capped_peptide(sequence).topology) if sequence else (None, None)
+        )
         config = TemporalVAEConfig(n_steps=args.steps, batch_size=args.batch_size,
                                    channels=args.width, seed=args.seed)  # fmt: skip
         model = TemporalVAEBackmapper(config, energy=energy).fit(
@@ -43,18 +47,6 @@ def store_sequence(provenance: dict) -> str | None:
     if provenance.get("recipe"):
         return Recipe.from_text(provenance["recipe"]).peptide_sequence
     return None
-
-
-def peptide_force_field(sequence: str):
-    """OpenMM amber14 energy module and H-bond constraints of ACE-``sequence``-NME
-    (extra ``md``), as the reference MD of :mod:`cgkit.sampling.openmm_md` ran it."""
-    from cgkit._optional import require
-    from cgkit.backmap.temporal import BondConstraints, OpenMMEnergy
-    from cgkit.sampling.openmm_md import capped_peptide, create_openmm_system
-
-    topology = capped_peptide(sequence).topology
-    hbonds = create_openmm_system(topology, constraints=require("openmm.app").HBonds)
-    return OpenMMEnergy(create_openmm_system(topology)), BondConstraints.from_openmm(hbonds)
 
 
 def run_apply(args: argparse.Namespace) -> int:

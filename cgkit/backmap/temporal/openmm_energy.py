@@ -74,3 +74,25 @@ class OpenMMEnergy(torch.nn.Module):
     def forward(self, positions: torch.Tensor) -> torch.Tensor:
         """Energies (B,) eV of positions (B, N, 3) Å; differentiable (gradient = -forces)."""
         return _EnergyFunction.apply(positions, self)
+
+
+def peptide_force_field(topology):
+    """Energy term and rigid bonds of a capped peptide's reference MD (extra ``md``).
+
+    Parameters
+    ----------
+    topology : openmm.app.Topology
+        E.g. ``cgkit.sampling.openmm_md.capped_peptide(sequence).topology``.
+
+    Returns
+    -------
+    energy : OpenMMEnergy
+        The vacuum amber14 system without constraints.
+    constraints : cgkit.backmap.temporal.BondConstraints
+        Its bonds to hydrogen, which :mod:`cgkit.sampling.openmm_md` keeps rigid (HBonds).
+    """
+    from cgkit.backmap.temporal.constraints import BondConstraints
+    from cgkit.sampling.openmm_md import create_openmm_system
+
+    hbonds = create_openmm_system(topology, constraints=require("openmm.app").HBonds)
+    return OpenMMEnergy(create_openmm_system(topology)), BondConstraints.from_openmm(hbonds)

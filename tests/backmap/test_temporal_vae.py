@@ -275,6 +275,11 @@ def test_energy_match_term_is_zero_at_the_reference_and_sees_constraints(traject
     tensor = torch.tensor(noisy, requires_grad=True)
     constrained = constraints.apply_tensor(tensor)
     np.testing.assert_allclose(constrained.detach().numpy(), constraints.apply(noisy), atol=1e-12)
+    anchor, moved = constraints.pairs.T
+    lengths = torch.linalg.norm(constrained[:, moved] - constrained[:, anchor], dim=-1)
+    expected = np.broadcast_to(constraints.lengths, lengths.shape)
+    np.testing.assert_allclose(lengths.detach().numpy(), expected, atol=1e-12)
+    np.testing.assert_array_equal(constrained.detach().numpy()[:, anchor], noisy[:, anchor])
     constrained.sum().backward()
     assert torch.isfinite(tensor.grad).all()
 

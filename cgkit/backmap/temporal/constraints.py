@@ -61,14 +61,8 @@ class BondConstraints:
 
     def apply(self, positions: np.ndarray) -> np.ndarray:
         """Frames (..., N, 3) Å with every constrained bond at its length (a copy)."""
-        out = np.array(positions, dtype=float, copy=True)
-        anchor, moved = self.pairs[:, 0], self.pairs[:, 1]
-        bond = out[..., moved, :] - out[..., anchor, :]
-        norm = np.linalg.norm(bond, axis=-1, keepdims=True)
-        out[..., moved, :] = (
-            out[..., anchor, :] + bond / np.maximum(norm, 1e-12) * self.lengths[:, None]
-        )
-        return out
+        frames = torch.as_tensor(np.array(positions, dtype=float, copy=True))
+        return self.apply_tensor(frames).numpy()
 
     def apply_tensor(self, positions: torch.Tensor) -> torch.Tensor:
         """Differentiable :meth:`apply` for a tensor (..., N, 3) Å (used in training, so

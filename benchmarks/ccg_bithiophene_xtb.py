@@ -109,6 +109,11 @@ def ensure_store(args, recipe) -> Path:
     return path
 
 
+def nearest_frame(dihedral: np.ndarray, target: float) -> int:
+    """Index of the stored frame whose |bead dihedral| (deg) is closest to ``target``."""
+    return int(np.argmin(np.abs(np.abs(dihedral) - target)))
+
+
 def load_ccg(path: Path, centre: np.ndarray, temperature: float):
     """A restrained run saved by an earlier call at the same R*, or None."""
     if not path.exists():
@@ -142,7 +147,7 @@ def umbrella_frames(args, positions, numbers, dihedral, cgmap, quad, temperature
 
     starts, signed = [], []
     for center in centers:
-        pick = int(np.argmin(np.abs(np.abs(dihedral) - center)))
+        pick = nearest_frame(dihedral, center)
         starts.append(Atoms(numbers=numbers, positions=positions[pick]))
         signed.append(center if dihedral[pick] >= 0 else -center)
     tic = time.perf_counter()
@@ -260,7 +265,7 @@ def main(argv=None) -> int:
 
     rows = []
     for target in [float(d) for d in args.dihedrals.split(",")]:
-        pick = int(np.argmin(np.abs(np.abs(dihedral) - target)))
+        pick = nearest_frame(dihedral, target)
         centre = bead_positions[pick]
         atoms = Atoms(numbers=numbers, positions=positions[pick])
         tic = time.perf_counter()

@@ -64,9 +64,15 @@ def main(argv=None) -> int:
     parser.add_argument("--n-gibbs", type=int, default=1)
     parser.add_argument("--n-candidates", type=int, default=2)
     parser.add_argument("--n-critic", type=int, default=4)
+    parser.add_argument("--prior-mode", choices=("match", "min"), default="match")
     parser.add_argument("--prior-weights", type=float, nargs=3, default=(0.0, 0.1, 1.0))
     parser.add_argument("--prior-nonbonded-scale", type=float, default=0.1)
     parser.add_argument("--prior-soft-core", type=float, default=0.5)
+    parser.add_argument("--bond-stiffness", type=float, default=100.0,
+                        help="factor on the ff bond constants in DBM's prior and selection "
+                        "(the baseline uses 100)")
+    parser.add_argument("--gibbs-fraction", type=float, default=0.5,
+                        help="share of DBM training batches in Gibbs mode")
     parser.add_argument("--lr-generator", type=float, default=5e-5)
     parser.add_argument("--lr-critic", type=float, default=1e-4)
     parser.add_argument(
@@ -92,6 +98,7 @@ def main(argv=None) -> int:
         if args.model is not None and args.model.exists():
             model = DBMBackmapper.load(args.model)
             model.config.n_gibbs, model.config.n_candidates = args.n_gibbs, args.n_candidates
+            model.config.bond_stiffness = args.bond_stiffness
             report["model"] = f"loaded {args.model}"
             if args.continue_batches:
                 model.warm_start, model.verbose = True, True
@@ -99,6 +106,9 @@ def main(argv=None) -> int:
                 model.config.batch_size, model.config.n_critic = args.batch_size, args.n_critic
                 model.config.lr_generator = args.lr_generator
                 model.config.lr_critic = args.lr_critic
+                model.config.prior_mode = args.prior_mode
+                model.config.bond_stiffness = args.bond_stiffness
+                model.config.gibbs_fraction = args.gibbs_fraction
                 model.config.prior_weights = tuple(args.prior_weights)
                 model.config.prior_nonbonded_scale = args.prior_nonbonded_scale
                 model.config.prior_soft_core = args.prior_soft_core
@@ -113,6 +123,9 @@ def main(argv=None) -> int:
                                n_gibbs=args.n_gibbs, n_candidates=args.n_candidates,
                                n_critic=args.n_critic, lr_generator=args.lr_generator,
                                lr_critic=args.lr_critic,
+                               prior_mode=args.prior_mode,
+                               bond_stiffness=args.bond_stiffness,
+                               gibbs_fraction=args.gibbs_fraction,
                                prior_weights=tuple(args.prior_weights),
                                prior_nonbonded_scale=args.prior_nonbonded_scale,
                                prior_soft_core=args.prior_soft_core)  # fmt: skip

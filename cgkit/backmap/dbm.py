@@ -51,6 +51,14 @@ class DBMConfig:
     a soft-core LJ of strength ``prior_soft_core`` (see
     :meth:`~cgkit.backmap.generation.SequenceTensors.energy`; smaller is harder, 0 is the
     plain LJ). Candidate selection at inference always uses the plain LJ.
+    ``bond_stiffness`` multiplies the force-field bond constants in the prior and in
+    candidate selection: the sPS table's bonds (1000 kJ/mol/nm^2, 0.1 eV/Å^2) are nearly
+    free because the reference MD constrains them, so a 0.5 Å error costs 0.01 eV;
+    100 gives the stiffness :class:`~cgkit.backmap.GeometricBackmapper` uses.
+    ``gibbs_fraction`` of the training batches are Gibbs batches: all other atoms present
+    (the bead's later atoms at their reference positions), which is the conditional a
+    Gibbs sweep samples; a generator trained on forward batches alone sees inputs in the
+    sweep it never saw in training (on sPS its sweeps shrank the phenyl rings).
     """
 
     resolution: int = 8
@@ -74,6 +82,8 @@ class DBMConfig:
     prior_schedule: tuple[float, ...] = (0.3, 0.6)
     prior_nonbonded_scale: float = 0.1
     prior_soft_core: float = 0.5
+    bond_stiffness: float = 1.0
+    gibbs_fraction: float = 0.5
     clip_norm: float = 10.0
     rotate: bool = True
     n_gibbs: int = 2
@@ -86,6 +96,8 @@ class DBMConfig:
             raise ValueError(f"prior_mode must be 'match' or 'min', got {self.prior_mode!r}")
         if len(self.prior_weights) != len(self.prior_schedule) + 1:
             raise ValueError("prior_weights needs one entry more than prior_schedule")
+        if not 0.0 <= self.gibbs_fraction <= 1.0:
+            raise ValueError(f"gibbs_fraction must be in [0, 1], got {self.gibbs_fraction}")
         if self.n_gibbs < 0 or self.n_candidates < 1:
             raise ValueError("need n_gibbs >= 0 and n_candidates >= 1")
         self.prior_weights = tuple(float(w) for w in self.prior_weights)
@@ -285,7 +297,8 @@ class DBMBackmapper:
                                       angles, self.device)  # fmt: skip
             coords, _ = unroll(gen, tensors, self.n_atom_types_, cfg.noise_dim, gibbs, noise)
             # plain LJ: a clash must cost its full energy when candidates are compared
-            energy = tensors.energy(coords, soft_core=0.0).cpu().numpy()
+            energy = tensors.energy(coords, soft_core=0.0, bond_stiffness=cfg.bond_stiffness)
+            energy = energy.cpu().numpy()
             energy = np.nan_to_num(energy, nan=np.inf).reshape(n_cand, n_group)
             local = rotate_about_z(coords, -angles).cpu().numpy().astype(float)
             local = local.reshape(n_cand, n_group, -1, 3)

@@ -71,13 +71,16 @@ class SequenceTensors:
         """Density channel (B, 1, R, R, R) of one atom per sequence at coords (B, 3)."""
         return gaussian_density(coords[:, None], self.grid, self.sigma_sq)
 
-    def energy(self, seq_coords, nonbonded_scale: float = 1.0, soft_core: float = 0.5):
+    def energy(self, seq_coords, nonbonded_scale: float = 1.0, soft_core: float = 0.5,
+               bond_stiffness: float = 1.0):  # fmt: skip
         """Force-field energy (B,) eV of the terms touching the sequence atoms.
 
         Lennard-Jones uses the soft core ``r^6 -> r^6 + soft_core * sigma^6`` so that
         overlapping atoms (frequent while the generator is untrained) give finite energies
         and gradients during training; ``soft_core=0`` is the plain potential, which
         candidate selection at inference uses so that clashes cost their full energy.
+        ``bond_stiffness`` multiplies the force-field bond constants (as in
+        :class:`~cgkit.backmap.GeometricBackmapper`).
         """
         points = torch.cat([self.env_local, seq_coords], dim=1)
         width = points.shape[1]
@@ -90,7 +93,7 @@ class SequenceTensors:
         idx, par = self.terms["bond"]
         if len(idx):
             r = (flat[:, idx[:, 1]] - flat[:, idx[:, 0]]).norm(dim=-1)
-            add(idx, 0.5 * par[:, 1] * (r - par[:, 0]) ** 2)
+            add(idx, 0.5 * bond_stiffness * par[:, 1] * (r - par[:, 0]) ** 2)
         idx, par = self.terms["angle"]
         if len(idx):
             add(idx, 0.5 * par[:, 1] * (bond_angles(flat, idx) - par[:, 0]) ** 2)

@@ -69,14 +69,22 @@ def train(generator, critic, builder, frames, config, n_atom_types, grid, device
         if len(beads) > config.batch_size:
             beads = np.sort(rng.choice(beads, config.batch_size, replace=False))
         positions, bead_positions, cell = frames[frame]
-        present = builder.plan.bead_step[builder.atom_to_bead] < step
+        # a Gibbs batch: every other atom present (the sweep's conditional), else forward
+        gibbs = config.gibbs_fraction > 0 and rng.random() < config.gibbs_fraction
+        if gibbs:
+            present = np.ones(len(positions), dtype=bool)
+        else:
+            present = builder.plan.bead_step[builder.atom_to_bead] < step
         angles = rng.uniform(0, 2 * np.pi, len(beads)) if config.rotate else None
-        batch = builder.build(beads, positions, present, bead_positions, cell, angles)
+        batch = builder.build(beads, positions, present, bead_positions, cell, angles, gibbs)
         tensors = SequenceTensors(batch, grid, config.sigma_sq, device=device)
         real = _critic_inputs(reference_inputs(tensors), tensors, tensors.seq_local)
 
+        def generate():
+            return unroll(generator, tensors, n_atom_types, config.noise_dim, gibbs)
+
         with torch.no_grad():
-            fake_coords, fake_inputs = unroll(generator, tensors, n_atom_types, config.noise_dim)
+            fake_coords, fake_inputs = generate()
         fake = _critic_inputs(fake_inputs, tensors, fake_coords)
         d_real, d_fake = critic(real), critic(fake)
         loss_c = (
@@ -92,13 +100,12 @@ def train(generator, critic, builder, frames, config, n_atom_types, grid, device
 
         if it % config.n_critic == config.n_critic - 1:
             weight = config.prior_weight(it / max(1, len(items)))
-            fake_coords, fake_inputs = unroll(generator, tensors, n_atom_types, config.noise_dim)
+            fake_coords, fake_inputs = generate()
             loss_g = -critic(_critic_inputs(fake_inputs, tensors, fake_coords)).mean()
-            scale = config.prior_nonbonded_scale
-            soft = config.prior_soft_core
-            energy = tensors.energy(fake_coords, scale, soft)
+            terms = (config.prior_nonbonded_scale, config.prior_soft_core, config.bond_stiffness)
+            energy = tensors.energy(fake_coords, *terms)
             if config.prior_mode == "match":
-                prior = (energy - tensors.energy(tensors.seq_local, scale, soft)).abs().mean()
+                prior = (energy - tensors.energy(tensors.seq_local, *terms)).abs().mean()
             else:
                 prior = energy.mean()
             if weight > 0:

@@ -81,7 +81,10 @@ def test_save_load_reproduces_the_backmapping(fitted, tmp_path):
         model(Atoms("X2", np.zeros((2, 3))))
 
 
-def test_local_sequence_energy_tracks_the_total_energy(chain_system, rng):
+@pytest.mark.parametrize("bond_stiffness", [1.0, 100.0])
+def test_local_sequence_energy_tracks_the_total_energy(chain_system, rng, bond_stiffness):
+    """The sequence energy (prior and candidate selection) changes exactly as the total
+    force-field energy does, also with the bond constants scaled as the baseline does."""
     topology, ff, cgmap, positions = chain_system
     heavy = np.array([s != "H" for s in topology.symbols])
     owner = np.asarray(cgmap.weights).argmax(axis=0)
@@ -92,12 +95,14 @@ def test_local_sequence_energy_tracks_the_total_energy(chain_system, rng):
     batch = builder.build([1], positions, present, beads, gibbs=True)
     tensors = SequenceTensors(batch, make_grid(8, 12.0), 2.0)
     total = ForceFieldEnergy.from_topology(topology, ff, cutoff=30.0, dtype=torch.float64)
+    total.terms.kb = total.terms.kb * bond_stiffness
     moved = positions.copy()
     kick = rng.normal(scale=0.1, size=(len(plan.sequences[1]), 3))
     moved[plan.sequences[1]] += kick
     local_kick = torch.tensor(kick @ batch.rotations[0].T, dtype=torch.float32)
-    d_local = tensors.energy(tensors.seq_local + local_kick, soft_core=0.0) - tensors.energy(
-        tensors.seq_local, soft_core=0.0
+    options = dict(soft_core=0.0, bond_stiffness=bond_stiffness)
+    d_local = tensors.energy(tensors.seq_local + local_kick, **options) - tensors.energy(
+        tensors.seq_local, **options
     )
     d_total = total(torch.tensor(moved)) - total(torch.tensor(positions))
     assert float(d_local) == pytest.approx(float(d_total), rel=1e-3, abs=1e-5)
@@ -187,3 +192,16 @@ def test_tiled_batch_repeats_environments_and_energies(chain_system, rng):
     e3 = tiled.energy(moved.repeat(3, 1, 1), soft_core=0.0)
     assert torch.allclose(e3.view(3, -1), e1.expand(3, -1), rtol=1e-5)
     assert torch.equal(tiled.env_channels[: single.n_batch], single.env_channels)
+
+
+def test_gibbs_batches_train_and_config_checks_the_fraction(chain_system, rng):
+    """Training with Gibbs batches only (all other atoms present) runs and learns weights;
+    fractions outside [0, 1] are refused."""
+    torch.set_num_threads(1)
+    topology, ff, cgmap, positions = chain_system
+    config = DBMConfig(**{**TINY, "gibbs_fraction": 1.0})
+    model = DBMBackmapper(ff, config).fit(_frames(topology, positions, rng), topology, cgmap)
+    assert len(model.history_) == 4
+    assert all(np.isfinite(h["critic"]) for h in model.history_)
+    with pytest.raises(ValueError, match="gibbs_fraction"):
+        DBMConfig(gibbs_fraction=1.5)

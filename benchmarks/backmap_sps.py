@@ -68,11 +68,18 @@ def main(argv=None) -> int:
     parser.add_argument("--prior-weights", type=float, nargs=3, default=(0.0, 0.1, 1.0))
     parser.add_argument("--prior-nonbonded-scale", type=float, default=0.1)
     parser.add_argument("--prior-soft-core", type=float, default=0.5)
-    parser.add_argument("--bond-stiffness", type=float, default=100.0,
-                        help="factor on the ff bond constants in DBM's prior and selection "
-                        "(the baseline uses 100)")
-    parser.add_argument("--gibbs-fraction", type=float, default=0.5,
-                        help="share of DBM training batches in Gibbs mode")
+    parser.add_argument(
+        "--bond-stiffness",
+        type=float,
+        default=100.0,
+        help="factor on the ff bond constants in DBM's prior and selection (the baseline uses 100)",
+    )
+    parser.add_argument(
+        "--gibbs-fraction",
+        type=float,
+        default=0.5,
+        help="share of DBM training batches in Gibbs mode",
+    )
     parser.add_argument("--lr-generator", type=float, default=5e-5)
     parser.add_argument("--lr-critic", type=float, default=1e-4)
     parser.add_argument(

@@ -80,11 +80,9 @@ def train(generator, critic, builder, frames, config, n_atom_types, grid, device
         tensors = SequenceTensors(batch, grid, config.sigma_sq, device=device)
         real = _critic_inputs(reference_inputs(tensors), tensors, tensors.seq_local)
 
-        def generate():
-            return unroll(generator, tensors, n_atom_types, config.noise_dim, gibbs)
-
+        unroll_args = (generator, tensors, n_atom_types, config.noise_dim, gibbs)
         with torch.no_grad():
-            fake_coords, fake_inputs = generate()
+            fake_coords, fake_inputs = unroll(*unroll_args)
         fake = _critic_inputs(fake_inputs, tensors, fake_coords)
         d_real, d_fake = critic(real), critic(fake)
         loss_c = (
@@ -100,7 +98,7 @@ def train(generator, critic, builder, frames, config, n_atom_types, grid, device
 
         if it % config.n_critic == config.n_critic - 1:
             weight = config.prior_weight(it / max(1, len(items)))
-            fake_coords, fake_inputs = generate()
+            fake_coords, fake_inputs = unroll(*unroll_args)
             loss_g = -critic(_critic_inputs(fake_inputs, tensors, fake_coords)).mean()
             terms = (config.prior_nonbonded_scale, config.prior_soft_core, config.bond_stiffness)
             energy = tensors.energy(fake_coords, *terms)

@@ -41,6 +41,12 @@ def load_system(data: Path):
     return forcefield, topology, cgmap, atom_to_bead
 
 
+def history_means(history) -> dict:
+    """Mean of each loss over the given training records (NaNs of critic-only steps skipped)."""
+    keys = ("critic", "generator", "prior")
+    return {k: float(np.nanmean([h.get(k, np.nan) for h in history])) for k in keys}
+
+
 def snapshot_pairs(data: Path):
     from ase.io import read
 
@@ -123,6 +129,7 @@ def main(argv=None) -> int:
                 model.fit(train_pairs, model.topology_, model.cgmap_)
                 report["continued_batches"] = args.continue_batches
                 report["continue_seconds"] = time.perf_counter() - start
+                report["train_history_mean_last_200"] = history_means(model.history_[-200:])
                 model.save(args.model)
         else:
             config = DBMConfig(width=args.width, batch_size=args.batch_size,
@@ -140,7 +147,7 @@ def main(argv=None) -> int:
             model = DBMBackmapper(forcefield, config, verbose=True)
             model.fit(train_pairs, topology, cgmap, atom_to_bead=atom_to_bead)
             report["train_seconds"] = time.perf_counter() - start
-            report["train_history_tail"] = model.history_[-8:]
+            report["train_history_mean_last_200"] = history_means(model.history_[-200:])
             if args.model is not None:
                 model.save(args.model)
         report["dbm_config"] = {k: v for k, v in vars(model.config).items()}

@@ -38,6 +38,16 @@ def register(subparsers) -> None:
     train.add_argument("--max-batches", type=int, default=None)
     train.add_argument("--batch-size", type=int, default=16)
     train.add_argument("--width", type=int, default=16, help="generator/critic filters")
+    train.add_argument(
+        "--bond-stiffness",
+        type=float,
+        default=1.0,
+        help="dbm: factor on the ff bond constants in the prior and candidate selection "
+        "(100 for force fields whose bonds the reference MD constrains, e.g. the sPS table)",
+    )
+    train.add_argument(
+        "--gibbs-fraction", type=float, default=0.5, help="dbm: share of Gibbs training batches"
+    )
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--device", default="cpu")
     train.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -108,7 +118,9 @@ def run_train(args: argparse.Namespace) -> int:
         raise CLIError(f"got {len(aa)} --aa frames but {len(args.cg)} --cg frames")
     data = list(zip(aa, _read_frames(args.cg), strict=True)) if args.cg else aa
     config = DBMConfig(n_epochs=args.epochs, max_batches=args.max_batches,
-                       batch_size=args.batch_size, width=args.width, seed=args.seed)  # fmt: skip
+                       batch_size=args.batch_size, width=args.width, seed=args.seed,
+                       bond_stiffness=args.bond_stiffness,
+                       gibbs_fraction=args.gibbs_fraction)  # fmt: skip
     model = DBMBackmapper(read_forcefield(args.forcefield), config, device=args.device,
                           verbose=not args.no_progress)  # fmt: skip
     model.fit(data, topology, cgmap, atom_to_bead=owner)

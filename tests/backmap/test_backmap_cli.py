@@ -22,8 +22,13 @@ def test_train_then_apply(chain_files, chain_system, tmp_path, rng):
     model = tmp_path / "model.pt"
     args = ["backmap", "train", "--topology", str(itp), "--forcefield", str(ff),
             "--map", str(tmp_path / "map.json"), "--aa", *aa_paths, "-o", str(model),
-            "--max-batches", "2", "--width", "4", "--batch-size", "2", "--no-progress"]  # fmt: skip
+            "--max-batches", "2", "--width", "4", "--batch-size", "2", "--no-progress",
+            "--bond-stiffness", "100", "--gibbs-fraction", "1.0"]  # fmt: skip
     assert main(args) == 0 and model.exists()
+    from cgkit.backmap import DBMBackmapper
+
+    saved = DBMBackmapper.load(model).config
+    assert (saved.bond_stiffness, saved.gibbs_fraction) == (100.0, 1.0)
     cg_path = tmp_path / "cg.xyz"
     beads = cgmap.map_positions(positions)
     write(cg_path, Atoms("X3", beads))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -108,24 +109,24 @@ def main(argv=None) -> int:
     train_pairs, test_pairs = snapshot_pairs(args.data)
     report = {"n_train_frames": len(train_pairs), "n_test_frames": len(test_pairs)}
     model = None
+    # inference settings apply to a loaded model too; training settings to a continued one
+    inference = dict(n_gibbs=args.n_gibbs, n_candidates=args.n_candidates,
+                     bond_stiffness=args.bond_stiffness)  # fmt: skip
+    training = dict(batch_size=args.batch_size, n_critic=args.n_critic,
+                    lr_generator=args.lr_generator, lr_critic=args.lr_critic,
+                    prior_mode=args.prior_mode, gibbs_fraction=args.gibbs_fraction,
+                    prior_weights=tuple(args.prior_weights),
+                    prior_nonbonded_scale=args.prior_nonbonded_scale,
+                    prior_soft_core=args.prior_soft_core)  # fmt: skip
     if not args.skip_dbm:
         if args.model is not None and args.model.exists():
             model = DBMBackmapper.load(args.model)
-            model.config.n_gibbs, model.config.n_candidates = args.n_gibbs, args.n_candidates
-            model.config.bond_stiffness = args.bond_stiffness
+            model.config = replace(model.config, **inference)
             report["model"] = f"loaded {args.model}"
             if args.continue_batches:
                 model.warm_start, model.verbose = True, True
-                model.config.max_batches = args.continue_batches
-                model.config.batch_size, model.config.n_critic = args.batch_size, args.n_critic
-                model.config.lr_generator = args.lr_generator
-                model.config.lr_critic = args.lr_critic
-                model.config.prior_mode = args.prior_mode
-                model.config.bond_stiffness = args.bond_stiffness
-                model.config.gibbs_fraction = args.gibbs_fraction
-                model.config.prior_weights = tuple(args.prior_weights)
-                model.config.prior_nonbonded_scale = args.prior_nonbonded_scale
-                model.config.prior_soft_core = args.prior_soft_core
+                model.config = replace(model.config, max_batches=args.continue_batches,
+                                       **training)  # fmt: skip
                 start = time.perf_counter()
                 model.fit(train_pairs, model.topology_, model.cgmap_)
                 report["continued_batches"] = args.continue_batches
@@ -133,17 +134,8 @@ def main(argv=None) -> int:
                 report["train_history_mean_last_200"] = history_means(model.history_[-200:])
                 model.save(args.model)
         else:
-            config = DBMConfig(width=args.width, batch_size=args.batch_size,
-                               max_batches=args.train_batches, n_epochs=100,
-                               n_gibbs=args.n_gibbs, n_candidates=args.n_candidates,
-                               n_critic=args.n_critic, lr_generator=args.lr_generator,
-                               lr_critic=args.lr_critic,
-                               prior_mode=args.prior_mode,
-                               bond_stiffness=args.bond_stiffness,
-                               gibbs_fraction=args.gibbs_fraction,
-                               prior_weights=tuple(args.prior_weights),
-                               prior_nonbonded_scale=args.prior_nonbonded_scale,
-                               prior_soft_core=args.prior_soft_core)  # fmt: skip
+            config = DBMConfig(width=args.width, max_batches=args.train_batches, n_epochs=100,
+                               **inference, **training)  # fmt: skip
             start = time.perf_counter()
             model = DBMBackmapper(forcefield, config, verbose=True)
             model.fit(train_pairs, topology, cgmap, atom_to_bead=atom_to_bead)

@@ -72,6 +72,21 @@ def throughput(model, bead_positions, n_frames: int) -> float:
     return n_frames / (time.perf_counter() - start)
 
 
+def float64_gemm_rate(size: int = 2048, repeats: int = 3) -> float:
+    """Measured float64 matrix-multiply rate of this machine and thread count, in flop/s.
+
+    The cached variance costs ``M^2`` float64 multiply-adds per frame (``k B k^T``), so
+    ``rate / (2 M^2)`` frames/s is the ceiling no implementation of that algebra can pass.
+    """
+    a = torch.randn(size, size, dtype=torch.float64)
+    b = torch.randn(size, size, dtype=torch.float64)
+    a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * size**3 * repeats / (time.perf_counter() - start)
+
+
 def gpytorch_check(model, bead_positions, n_frames: int = 2000):
     """Max relative deviation of the cache from gpytorch (float64 copy) and gpytorch's speed."""
     z = model._latents(bead_positions[:n_frames])
@@ -145,6 +160,7 @@ def main(argv=None) -> int:
             histograms={"histogram of means": m["mean"]},
         )
         rate = throughput(model, bead_positions[test], args.throughput_frames)
+        n_inducing_used = len(model.cache_.inducing_points)
         rel_mean, rel_std, gpy_rate = gpytorch_check(model, bead_positions[test])
         normal = shapiro_fraction(
             model.encode(bead_positions[test]),
@@ -230,6 +246,13 @@ def main(argv=None) -> int:
     print(
         f"  predict throughput >= 1e5 frames/s: {min(rates):.0f}..{max(rates):.0f} -> "
         f"{min(rates) >= 1e5}"
+    )
+    gemm = float64_gemm_rate()
+    ceiling = gemm / (2 * n_inducing_used**2)
+    print(
+        f"  float64 GEMM on {args.threads} thread(s): {gemm / 1e9:.1f} GFLOP/s -> ceiling of the "
+        f"variance's {n_inducing_used}^2 multiply-adds a frame: {ceiling:.0f} frames/s "
+        f"({gemm / 2e6:.0f} at 1000 inducing points)"
     )
     print(f"figures in {args.out.resolve()}")
     return 0

@@ -261,14 +261,23 @@ class ECGRegressor:
 
     # --------------------------------------------------------------- prediction
     @torch.no_grad()
-    def _latents(self, bead_positions, batch_size: int = 65536) -> torch.Tensor:
+    def _latents(self, bead_positions, batch_size: int = 8192) -> torch.Tensor:
         self._check_fitted()
         positions = check_bead_positions(bead_positions, self.n_beads_)
-        features = self.standardizer_.transform(self._features(positions))
-        x = torch.as_tensor(features, dtype=torch.float32, device=self.device)
-        self.module_.eval()
-        out = [self.module_.encoder(x[i : i + batch_size])[1] for i in range(0, len(x), batch_size)]
+        out = [
+            self._encode_checked(positions[i : i + batch_size])
+            for i in range(0, len(positions), batch_size)
+        ]
         return torch.cat(out) if out else torch.zeros(0, self.config.latent_dim)
+
+    def _encode_checked(self, positions: np.ndarray) -> torch.Tensor:
+        """Latent means (F, N_f) of validated positions (F, M, 3) Å; features in float64
+        torch (threaded; the same operations as the NumPy path used in training)."""
+        bead_positions = torch.from_numpy(positions)
+        features = distance_features(bead_positions, squared=self.config.squared_distances)
+        x = self.standardizer_.transform(features).to(torch.float32).to(self.device)
+        self.module_.eval()
+        return self.module_.encoder(x)[1]
 
     def encode(self, bead_positions) -> np.ndarray:
         """Latent means ``e1`` (F, N_f) of the configurations (used by the GMM validation)."""
@@ -287,10 +296,11 @@ class ECGRegressor:
         self._check_fitted()
         positions = check_bead_positions(bead_positions, self.n_beads_)
         chunk = 8192  # features -> latents -> GP per chunk, so each stays in cache
-        parts = [
-            self.cache_.predict(self._latents(positions[i : i + chunk]))
-            for i in range(0, len(positions), chunk)
-        ] or [self.cache_.predict(self._latents(positions))]
+        with torch.no_grad():
+            parts = [
+                self.cache_.predict(self._encode_checked(positions[i : i + chunk]))
+                for i in range(0, len(positions), chunk)
+            ] or [self.cache_.predict(self._latents(positions))]
         mean = torch.cat([p[0] for p in parts])
         variance = torch.cat([p[1] for p in parts])
         mean = mean.cpu().numpy() * self.target_scale_ + self.target_mean_

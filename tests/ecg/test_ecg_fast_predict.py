@@ -71,3 +71,16 @@ def test_variance_components_sum_to_total_and_agree_with_uncached():
     far = cache.predict_components(torch.full((1, 3), 50.0, dtype=torch.float64))
     torch.testing.assert_close(far["var_K"], torch.tensor([1.7 + 1e-4], dtype=torch.float64))
     torch.testing.assert_close(far["mean"], torch.tensor([-0.4], dtype=torch.float64))
+
+
+def test_cache_blocks_give_the_same_numbers_and_empty_input_is_empty():
+    gp, likelihood = _random_gp(seed=3)
+    cache = PredictiveCache.from_gp(gp, likelihood)
+    z = torch.randn(101, 3, dtype=torch.float64)
+    whole = cache.predict(z, batch_size=1000)
+    for block in (None, 7, 64):  # uneven last block included
+        parts = cache.predict(z, batch_size=block)
+        torch.testing.assert_close(parts[0], whole[0], rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(parts[1], whole[1], rtol=1e-12, atol=1e-12)
+    mean, variance = cache.predict(z[:0])
+    assert mean.shape == variance.shape == (0,)

@@ -17,8 +17,9 @@ which equals gpytorch's ``likelihood(gp(z))`` in eval mode (same jitter, same al
 The cost per frame is ``M^2`` multiply-adds in float64; float32 is not accurate enough
 because ``L^{-1}`` amplifies rounding by up to ``outputscale / jitter``. The mean weights
 ride along as one more column of ``B`` (one GEMM gives both), and frames go through in
-blocks small enough that ``k`` (block x M float64) stays in the core's L2 cache between
-the kernel, the GEMM and the row sums.
+blocks of about 4 MB of kernel rows: large enough for an efficient GEMM, small enough to
+stay in the L3 cache between the kernel, the GEMM and the row sums (measured on 2 cores:
+1.2x the throughput of 8192-frame blocks).
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ class PredictiveCache:
         z : Tensor, shape (B, d)
         batch_size : int or None
             Frames per block; None sizes blocks so that a block of kernel rows takes about
-            512 kB (e.g. 160 frames at 400 inducing points, 64 at 1000).
+            4 MB (1310 frames at 400 inducing points, 524 at 1000).
 
         Returns
         -------
@@ -103,7 +104,7 @@ class PredictiveCache:
         """
         n_inducing = len(self.inducing_points)
         if batch_size is None:
-            batch_size = max(64, 65536 // n_inducing)
+            batch_size = max(64, 2**19 // n_inducing)  # 2^22 bytes of float64
         mean = torch.empty(len(z), dtype=torch.float64, device=self.inducing_points.device)
         variance = torch.empty_like(mean)
         for start in range(0, len(z), batch_size):

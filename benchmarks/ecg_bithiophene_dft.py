@@ -63,7 +63,7 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def throughput(model, bead_positions, n_frames: int, repeats: int = 3) -> float:
+def throughput(model, bead_positions, n_frames: int, repeats: int = 5) -> float:
     """Frames per second of ``model.predict(..., return_std=True)`` on ``n_frames`` frames,
     the best of ``repeats`` passes (as ``timeit`` does: a shared VM's timings vary 1.5x)."""
     reps = int(np.ceil(n_frames / len(bead_positions)))

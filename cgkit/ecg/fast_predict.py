@@ -61,11 +61,14 @@ class PredictiveCache:
         # fast path: kernel rows without the outputscale, which is folded in here
         self._scaled_points = (zz / self.lengthscale).contiguous()
         self._scaled_norms = (self._scaled_points**2).sum(-1)
-        self._mean_weights_unit = self.outputscale * self.mean_weights
-        self._variance_update_unit = (self.outputscale**2 * self.variance_update).contiguous()
-        # [B | a] (M, M + 1): k @ this gives the quadratic form's left factor and the mean
+        # [s^2 B | s a] (M, M + 1): unit kernel rows @ this give the quadratic form's left
+        # factor and the mean term in one GEMM
         self._fused = torch.cat(
-            [self._variance_update_unit, self._mean_weights_unit[:, None]], dim=1
+            [
+                self.outputscale**2 * self.variance_update,
+                self.outputscale * self.mean_weights[:, None],
+            ],
+            dim=1,
         ).contiguous()
 
     @classmethod

@@ -272,7 +272,8 @@ class ECGRegressor:
 
     def _encode_checked(self, positions: np.ndarray) -> torch.Tensor:
         """Latent means (F, N_f) of validated positions (F, M, 3) Å; features in float64
-        torch (threaded; the same operations as the NumPy path used in training)."""
+        torch (threaded), equal to the NumPy features used in training to the last bit or two
+        (the float32 latents come out identical)."""
         bead_positions = torch.from_numpy(positions)
         features = distance_features(bead_positions, squared=self.config.squared_distances)
         x = self.standardizer_.transform(features).to(torch.float32).to(self.device)

@@ -59,8 +59,7 @@ def distance_features(bead_positions, squared: bool = False):
             f"bead_positions must have shape (F, M, 3) or (M, 3), got {tuple(positions.shape)}"
         )
     rows, cols = pair_indices(positions.shape[1])
-    # one Cartesian component at a time on (F, M) planes: 3-4x faster than gathering
-    # (F, P, 3) differences; both branches accumulate in the same x, y, z order
+    # both branches sum the squared differences in the same x, y, z order
     if is_torch:
         # differences as a matrix product with the +1/-1 pair incidence matrix (exact: each
         # output is one rounded x_i - x_j, the other terms are exact zeros), 2-3x faster
@@ -74,6 +73,8 @@ def distance_features(bead_positions, squared: bool = False):
         sq = diff[0] * diff[0] + diff[1] * diff[1] + diff[2] * diff[2]
         out = sq if squared else torch.sqrt(sq)
     else:
+        # one Cartesian component at a time on (F, M) planes: 3-4x faster than gathering
+        # (F, P, 3) differences
         components = np.ascontiguousarray(np.moveaxis(positions, -1, 0))
         sq = np.zeros((positions.shape[0], len(rows)))
         for plane in components:

@@ -70,6 +70,8 @@ def main(argv=None) -> int:
     parser.add_argument("--width", type=int, default=16)
     parser.add_argument("--n-gibbs", type=int, default=1)
     parser.add_argument("--n-candidates", type=int, default=2)
+    parser.add_argument("--inference-dtype", choices=("auto", "float32", "bfloat16"),
+                        default="auto", help="generator precision at inference")  # fmt: skip
     parser.add_argument("--n-critic", type=int, default=4)
     parser.add_argument("--prior-mode", choices=("match", "min"), default="match")
     parser.add_argument("--prior-weights", type=float, nargs=3, default=(0.0, 0.1, 1.0))
@@ -111,6 +113,7 @@ def main(argv=None) -> int:
     model = None
     # inference settings apply to a loaded model too; training settings to a continued one
     inference = dict(n_gibbs=args.n_gibbs, n_candidates=args.n_candidates,
+                     inference_dtype=args.inference_dtype,
                      bond_stiffness=args.bond_stiffness)  # fmt: skip
     training = dict(batch_size=args.batch_size, n_critic=args.n_critic,
                     lr_generator=args.lr_generator, lr_critic=args.lr_critic,

@@ -61,6 +61,12 @@ def register(subparsers) -> None:
     apply.add_argument("--format", default="extxyz", help="ASE output format (extxyz, gro, ...)")
     apply.add_argument("--n-gibbs", type=int, default=None)
     apply.add_argument("--n-candidates", type=int, default=None)
+    apply.add_argument(
+        "--inference-dtype",
+        choices=["auto", "float32", "bfloat16"],
+        default=None,
+        help="generator precision (default: the model's setting, 'auto')",
+    )
     apply.add_argument("--seed", type=int, default=0)
     apply.add_argument("--device", default=None)
     apply.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -145,6 +151,8 @@ def run_apply(args: argparse.Namespace) -> int:
         model.config.n_gibbs = args.n_gibbs
     if args.n_candidates is not None:
         model.config.n_candidates = args.n_candidates
+    if args.inference_dtype is not None:
+        model.config.inference_dtype = args.inference_dtype
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     frames = _read_frames(args.cg)

@@ -12,7 +12,7 @@ Usage (train 400 batches and evaluate; ``--model`` is loaded when it exists, and
 ``--continue-batches N`` then trains it N more batches before evaluating)::
 
     OMP_NUM_THREADS=1 python benchmarks/backmap_sps.py --data ../shared/data/sps_melt \
-        --out /tmp/backmap_sps --model /tmp/backmap_sps/dbm.pt --n-gibbs 1 --n-candidates 4
+        --out /tmp/backmap_sps --model /tmp/backmap_sps/dbm.pt --n-gibbs 2 --n-candidates 8
 """
 
 from __future__ import annotations
@@ -68,8 +68,8 @@ def main(argv=None) -> int:
     parser.add_argument("--train-batches", type=int, default=400)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--width", type=int, default=16)
-    parser.add_argument("--n-gibbs", type=int, default=1)
-    parser.add_argument("--n-candidates", type=int, default=2)
+    parser.add_argument("--n-gibbs", type=int, default=2)
+    parser.add_argument("--n-candidates", type=int, default=8)
     parser.add_argument("--inference-dtype", choices=("auto", "float32", "bfloat16"),
                         default="auto", help="generator precision at inference")  # fmt: skip
     parser.add_argument("--n-critic", type=int, default=4)

@@ -82,19 +82,29 @@ class SequenceBatch:
     terms: dict
 
 
+def tile_terms(terms: dict, stride: int, n_copies: int) -> dict:
+    """Force-field terms (kind -> (index (T, w), params (T, p))) of ``n_copies`` stacked
+    copies of a batch whose flattened points number ``stride``; NumPy or torch arrays."""
+    out = {}
+    for kind, (index, params) in terms.items():
+        shifts = [index + c * stride for c in range(n_copies)]
+        if isinstance(index, np.ndarray):
+            out[kind] = (np.concatenate(shifts), np.tile(params, (n_copies, 1)))
+        else:
+            out[kind] = (torch.cat(shifts), params.repeat(n_copies, 1))
+    return out
+
+
 def tile_batch(batch: SequenceBatch, n_copies: int) -> SequenceBatch:
     """``n_copies`` copies of ``batch`` stacked along the bead axis (copy-major: entry
-    ``c * B + b`` is bead ``b`` of copy ``c``), term indices shifted to match; used to
-    evaluate several inference candidates of every environment in one pass."""
+    ``c * B + b`` is bead ``b`` of copy ``c``), term indices shifted to match.
+    :class:`~cgkit.backmap.generation.SequenceTensors` with ``n_copies`` gives the same
+    tensors without copying the memberships."""
     if n_copies == 1:
         return batch
     n_batch, n_env = batch.env_atoms.shape
     width = n_env + batch.sequence.shape[1]
-    shift = (np.arange(n_copies) * n_batch * width)[:, None, None]
-    terms = {
-        kind: ((index[None] + shift).reshape(-1, index.shape[1]), np.tile(params, (n_copies, 1)))
-        for kind, (index, params) in batch.terms.items()
-    }
+    terms = tile_terms(batch.terms, n_batch * width, n_copies)
     arrays = {
         name: np.concatenate([getattr(batch, name)] * n_copies)
         for name in SequenceBatch.__dataclass_fields__
@@ -222,7 +232,11 @@ class EnvironmentBuilder:
             kb = len(bead_lists[b])
             bead_local[b, :kb] = bead_locals[b]
             bead_mem[b, np.arange(kb), self.channels.bead_channel[bead_lists[b]]] = 1.0
-        seq_local = np.matmul(_mic(positions[seqs] - centres[:, None], cell), to_local)
+        # sequence atoms lie inside their bead's cube (generated ones by construction); atoms
+        # not placed yet hold arbitrary positions, are never read, and are set to the centre
+        # here instead of paying for the exact minimum image of a long vector
+        seq_far = _mic_within(positions[seqs] - centres[:, None], cell, reach)
+        seq_local = np.matmul(np.nan_to_num(seq_far, posinf=0.0), to_local)
         terms = self._terms(env_atoms, seqs)
         return SequenceBatch(
             beads, centres, rot, seqs, env_atoms, env_local, env_mem, seq_local, seq_mem,

@@ -20,7 +20,7 @@ import torch
 from ase import Atoms
 
 from cgkit._version import __version__
-from cgkit.backmap.batch import EnvironmentBuilder, tile_batch
+from cgkit.backmap.batch import EnvironmentBuilder
 from cgkit.backmap.environment import make_plan
 from cgkit.backmap.forcefield import ForceField, Topology
 from cgkit.backmap.generation import SequenceTensors, rotate_about_z, unroll
@@ -91,7 +91,7 @@ class DBMConfig:
     clip_norm: float = 10.0
     rotate: bool = True
     n_gibbs: int = 2
-    n_candidates: int = 4
+    n_candidates: int = 8
     inference_dtype: str = "auto"
     project_to_beads: bool = True
     seed: int = 0
@@ -303,8 +303,8 @@ class DBMBackmapper:
             n_group, n_cand = len(group), cfg.n_candidates
             angles = torch.as_tensor(rng.uniform(0, 2 * np.pi, n_cand * n_group),
                                      dtype=torch.float32, device=self.device)  # fmt: skip
-            tensors = SequenceTensors(tile_batch(batch, n_cand), self.grid_, cfg.sigma_sq,
-                                      angles, self.device, gen.dtype)  # fmt: skip
+            tensors = SequenceTensors(batch, self.grid_, cfg.sigma_sq, angles, self.device,
+                                      gen.dtype, n_copies=n_cand)  # fmt: skip
             coords, _ = unroll(gen, tensors, self.n_atom_types_, cfg.noise_dim, gibbs, noise)
             # plain LJ: a clash must cost its full energy when candidates are compared
             energy = tensors.energy(coords, soft_core=0.0, bond_stiffness=cfg.bond_stiffness)

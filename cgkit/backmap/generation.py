@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from cgkit.backmap.batch import tile_terms
 from cgkit.backmap.energy import bond_angles, dihedral_angles, lj_pair_energies
 from cgkit.backmap.voxel import density_to_coordinate, gaussian_density
 
@@ -31,49 +32,72 @@ class SequenceTensors:
     batch : SequenceBatch
     grid : Tensor (R, R, R, 3)
     sigma_sq : float
-    angles : Tensor (B,) or None     extra rotation about z applied to all coordinates
+    angles : Tensor (n_copies * B,) or None   extra rotation about z of all coordinates
     channel_dtype : torch.dtype      dtype of the environment channels (the network input);
                                      coordinates and energies stay float32. bfloat16 halves
                                      the cost of the channel sums for a bfloat16 generator.
+    n_copies : int                   evaluate ``n_copies`` copies of every environment
+                                     (copy-major, as :func:`~cgkit.backmap.batch.tile_batch`
+                                     orders them), e.g. inference candidates with their own
+                                     ``angles``; the channel memberships are shared, not copied.
     """
 
     def __init__(self, batch, grid, sigma_sq, angles=None, device="cpu",
-                 channel_dtype=torch.float32):  # fmt: skip
-        def t(x, dtype=torch.float32):
-            return torch.as_tensor(np.asarray(x), dtype=dtype, device=device)
+                 channel_dtype=torch.float32, n_copies=1):  # fmt: skip
+        def t(x, dtype=torch.float32, tile=False):
+            out = torch.as_tensor(np.asarray(x), dtype=dtype, device=device)
+            return out.repeat(n_copies, *([1] * (out.dim() - 1))) if tile else out
 
         self.grid, self.sigma_sq = grid, sigma_sq
-        self.env_local, self.seq_local = t(batch.env_local), t(batch.seq_local)
-        self.bead_local = t(batch.bead_local)
+        self.n_copies, self.channel_dtype = n_copies, channel_dtype
+        n_single, self.n_seq = batch.sequence.shape
+        self.n_batch = n_copies * n_single
+        self.n_env = batch.env_atoms.shape[1]
+        self.env_local, self.seq_local = (
+            t(batch.env_local, tile=True),
+            t(batch.seq_local, tile=True),
+        )
+        self.bead_local = t(batch.bead_local, tile=True)
         if angles is not None:
             self.env_local = rotate_about_z(self.env_local, angles)
             self.seq_local = rotate_about_z(self.seq_local, angles)
             self.bead_local = rotate_about_z(self.bead_local, angles)
-        self.seq_membership = t(batch.seq_membership)
-        self.seq_visible = t(batch.seq_visible)
-        self.target_types = t(batch.target_types, torch.long)
-        self.n_batch, self.n_seq = batch.sequence.shape
-        self.n_env = batch.env_atoms.shape[1]
-        self.channel_dtype = channel_dtype
-        env_blobs = gaussian_density(self.env_local, grid, sigma_sq).flatten(2)
-        bead_blobs = gaussian_density(self.bead_local, grid, sigma_sq).flatten(2)
-        env_mem = t(batch.env_membership, channel_dtype)
-        self.env_channels = torch.einsum(
-            "blkc,bkv->blcv", env_mem, env_blobs.to(channel_dtype)
-        ) + torch.einsum(
-            "bkc,bkv->bcv", t(batch.bead_membership, channel_dtype), bead_blobs.to(channel_dtype)
-        ).unsqueeze(1)
+        self.seq_membership = t(batch.seq_membership, channel_dtype)  # (B, L, L, C)
+        self.seq_visible = t(batch.seq_visible, channel_dtype)  # (B, L, L)
+        self.target_types = t(batch.target_types, torch.long, tile=True)
+        # environment channels of every step, (B, L, C, n, V): one product per bead with the
+        # blobs of all copies side by side, instead of copying the memberships n times
+        env = self._blobs(self.env_local)  # (B, K, n V)
+        env_mem = t(batch.env_membership, channel_dtype)  # (B, L, K, C)
+        n_ch = env_mem.shape[-1]
+        env_mem = env_mem.permute(0, 1, 3, 2).reshape(n_single, -1, self.n_env)
+        channels = torch.bmm(env_mem, env).view(n_single, self.n_seq, n_ch, n_copies, -1)
+        bead_mem = t(batch.bead_membership, channel_dtype).transpose(1, 2)  # (B, C, Kb)
+        beads = torch.bmm(bead_mem, self._blobs(self.bead_local))
+        self._env_channels = channels.add_(beads.view(n_single, 1, n_ch, n_copies, -1))
         self.terms = {k: (t(i, torch.long), t(p)) for k, (i, p) in batch.terms.items()}
+        if n_copies > 1:
+            width = self.n_env + self.n_seq
+            self.terms = tile_terms(self.terms, n_single * width, n_copies)
+
+    def _blobs(self, local) -> torch.Tensor:
+        """Gaussian blobs (B, K, n * V) of points (n * B, K, 3), copies side by side."""
+        n = self.n_copies
+        points = local.view(n, -1, *local.shape[1:]).permute(1, 2, 0, 3)  # (B, K, n, 3)
+        blobs = gaussian_density(points.contiguous(), self.grid, self.sigma_sq)
+        return blobs.to(self.channel_dtype).flatten(2)
 
     def step_channels(self, step: int, seq_coords) -> torch.Tensor:
-        """Channels (B, C, R, R, R) seen by sequence atom ``step`` given coordinates
-        (B, L, 3) of the sequence atoms (only visible ones contribute)."""
+        """Channels (n B, C, R, R, R) seen by sequence atom ``step`` given coordinates
+        (n B, L, 3) of the sequence atoms (only visible ones contribute)."""
+        n, r = self.n_copies, self.grid.shape[0]
         blobs = gaussian_density(seq_coords, self.grid, self.sigma_sq).flatten(2)
-        blobs = blobs.to(self.channel_dtype)
-        mem = (self.seq_membership[:, step] * self.seq_visible[:, step, :, None]).to(blobs.dtype)
-        out = self.env_channels[:, step] + torch.einsum("bjc,bjv->bcv", mem, blobs)
-        r = self.grid.shape[0]
-        return out.view(self.n_batch, -1, r, r, r)
+        blobs = blobs.to(self.channel_dtype).view(n, -1, self.n_seq, r**3)  # (n, B, L, V)
+        mem = self.seq_membership[:, step] * self.seq_visible[:, step, :, None]  # (B, L, C)
+        sequence = torch.einsum("bjc,nbjv->nbcv", mem, blobs)
+        env = self._env_channels[:, step].permute(2, 0, 1, 3)  # (n, B, C, V)
+        # sequence first: the sum takes its (contiguous) layout, so the view below is free
+        return (sequence + env).reshape(self.n_batch, -1, r, r, r)
 
     def atom_density(self, coords) -> torch.Tensor:
         """Density channel (B, 1, R, R, R) of one atom per sequence at coords (B, 3)."""

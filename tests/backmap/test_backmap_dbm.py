@@ -191,7 +191,14 @@ def test_tiled_batch_repeats_environments_and_energies(chain_system, rng):
     e1 = single.energy(moved, soft_core=0.0)
     e3 = tiled.energy(moved.repeat(3, 1, 1), soft_core=0.0)
     assert torch.allclose(e3.view(3, -1), e1.expand(3, -1), rtol=1e-5)
-    assert torch.equal(tiled.env_channels[: single.n_batch], single.env_channels)
+    shared = SequenceTensors(batch, grid, 2.0, n_copies=3)  # the same without copying
+    assert shared.n_batch == tiled.n_batch
+    assert torch.allclose(shared.energy(moved.repeat(3, 1, 1), soft_core=0.0), e3)
+    for step in range(single.n_seq):
+        expected = single.step_channels(step, moved)
+        got = tiled.step_channels(step, moved.repeat(3, 1, 1))
+        assert torch.allclose(got[: single.n_batch], expected, atol=1e-6)
+        assert torch.allclose(shared.step_channels(step, moved.repeat(3, 1, 1)), got, atol=1e-6)
 
 
 def test_gibbs_batches_train_and_config_checks_the_fraction(chain_system, rng):

@@ -53,10 +53,8 @@ class SequenceTensors:
         n_single, self.n_seq = batch.sequence.shape
         self.n_batch = n_copies * n_single
         self.n_env = batch.env_atoms.shape[1]
-        self.env_local, self.seq_local = (
-            t(batch.env_local, tile=True),
-            t(batch.seq_local, tile=True),
-        )
+        self.env_local = t(batch.env_local, tile=True)
+        self.seq_local = t(batch.seq_local, tile=True)
         self.bead_local = t(batch.bead_local, tile=True)
         if angles is not None:
             self.env_local = rotate_about_z(self.env_local, angles)

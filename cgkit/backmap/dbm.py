@@ -62,7 +62,8 @@ class DBMConfig:
     ``inference_dtype`` sets the generator's precision when backmapping (training is
     float32): ``"auto"`` runs it under bfloat16 autocast where the device has native
     bfloat16 kernels (see :func:`~cgkit.backmap.networks.inference_dtype`), which on 2
-    AVX-512 cores makes a backmapping about 1.5x faster with the same quality on sPS.
+    AVX-512 cores makes a backmapping about 1.4x faster with the same quality on sPS
+    (``benchmarks/dbm_inference_speed.py``).
     """
 
     resolution: int = 8
@@ -258,6 +259,8 @@ class DBMBackmapper:
         if self.warm_start and hasattr(self, "generator_"):
             if topology.n_atoms != self.topology_.n_atoms or cgmap != self.cgmap_:
                 raise ValueError("warm_start needs the topology and map of the first fit")
+            # inference leaves the generator's weights in channels_last; train in the default
+            self.generator_.to(memory_format=torch.contiguous_format)
         else:
             self._setup(topology, cgmap, atom_to_bead)
         frames = self._frames(pairs_or_store)

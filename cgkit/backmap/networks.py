@@ -113,9 +113,10 @@ class InferenceGenerator(nn.Module):
 
     Runs the convolutions in the ``channels_last_3d`` memory format (oneDNN's fast layout)
     and, with ``dtype=torch.bfloat16``, under bfloat16 autocast; the density comes back
-    in float32. Measured on 2 AMD EPYC (Zen 4) cores with a width-16 generator and 400
-    environments: 1.3x (float32) and 2.3x (bfloat16) the plain float32 forward pass; the
-    bfloat16 densities differ from the float32 ones by ~2 % of their peak.
+    in float32. Measured on 2 AMD EPYC (Zen 4) cores with a width-16 generator and 288
+    environments (``benchmarks/dbm_inference_speed.py``): 1.55x (float32) and 2.5x
+    (bfloat16) the plain float32 forward pass; the bfloat16 densities differ from the
+    float32 ones by about 1 % of their peak.
 
     Parameters
     ----------

@@ -72,3 +72,20 @@ def test_inference_dtype_names():
     assert inference_dtype("auto", "cpu") in (torch.float32, torch.bfloat16)
     with pytest.raises(ValueError, match="inference dtype"):
         inference_dtype("half")
+
+
+def test_warm_start_after_inference_trains_in_the_default_layout(chain_system, rng):
+    torch.set_num_threads(1)
+    topology, ff, cgmap, positions = chain_system
+    config = DBMConfig(width=4, noise_dim=4, batch_size=2, n_critic=2, max_batches=2,
+                       n_gibbs=1, n_candidates=2)  # fmt: skip
+    frames = [Atoms(topology.symbols, positions + rng.normal(scale=0.05, size=positions.shape))
+              for _ in range(2)]  # fmt: skip
+    model = DBMBackmapper(ff, config).fit(frames, topology, cgmap)
+    model(Atoms("X3", cgmap.map_positions(positions)))
+    conv = model.generator_.embed[0][0].weight
+    assert conv.is_contiguous(memory_format=torch.channels_last_3d)
+    model.warm_start = True
+    model.fit(frames, topology, cgmap)
+    assert model.generator_.embed[0][0].weight.is_contiguous()
+    assert len(model.history_) == 2

@@ -32,6 +32,17 @@ def test_minimum_image_is_exact_in_a_skewed_cell(rng):
     np.testing.assert_allclose(lattice, np.round(lattice), atol=1e-9)
 
 
+def test_minimum_image_is_exact_with_a_cell_per_frame(rng):
+    cells = np.stack([SKEWED_CELL, 1.2 * SKEWED_CELL, np.diag([15.0, 18.0, 21.0])])
+    displacements = rng.uniform(-40.0, 40.0, size=(3, 200, 3))
+    result = minimum_image(displacements, cells)
+    for frame, cell in enumerate(cells):
+        expected = _brute_force_minimum_image(displacements[frame], cell)
+        np.testing.assert_allclose(
+            np.linalg.norm(result[frame], axis=1), np.linalg.norm(expected, axis=1), atol=1e-12
+        )
+
+
 def test_minimum_image_leaves_non_periodic_axes_alone(rng):
     cell = np.diag([10.0, 10.0, 10.0])
     displacements = np.array([[[9.0, 9.0, 9.0]]])

@@ -29,6 +29,9 @@ from cgkit.ecg.gp import DEFAULT_JITTER, DeepKernelGP, LatentGP
 from cgkit.ecg.kl import BatchKL
 from cgkit.features import Standardizer, distance_features
 
+#: frames per prediction block (features -> latents -> GP), sized to stay in cache
+_CHUNK = 8192
+
 
 @dataclass
 class ECGConfig:
@@ -260,15 +263,17 @@ class ECGRegressor:
         return history
 
     # --------------------------------------------------------------- prediction
+    @staticmethod
+    def _chunks(positions: np.ndarray):
+        """Blocks of at most ``_CHUNK`` frames (one empty block for empty input), so that
+        features -> latents (-> GP) of a block stay in cache."""
+        return (positions[i : i + _CHUNK] for i in range(0, max(len(positions), 1), _CHUNK))
+
     @torch.no_grad()
-    def _latents(self, bead_positions, batch_size: int = 8192) -> torch.Tensor:
+    def _latents(self, bead_positions) -> torch.Tensor:
         self._check_fitted()
         positions = check_bead_positions(bead_positions, self.n_beads_)
-        out = [
-            self._encode_checked(positions[i : i + batch_size])
-            for i in range(0, len(positions), batch_size)
-        ]
-        return torch.cat(out) if out else torch.zeros(0, self.config.latent_dim)
+        return torch.cat([self._encode_checked(block) for block in self._chunks(positions)])
 
     def _encode_checked(self, positions: np.ndarray) -> torch.Tensor:
         """Latent means (F, N_f) of validated positions (F, M, 3) Å; features in float64
@@ -296,12 +301,8 @@ class ECGRegressor:
         """
         self._check_fitted()
         positions = check_bead_positions(bead_positions, self.n_beads_)
-        chunk = 8192  # features -> latents -> GP per chunk, so each stays in cache
         with torch.no_grad():
-            parts = [
-                self.cache_.predict(self._encode_checked(positions[i : i + chunk]))
-                for i in range(0, len(positions), chunk)
-            ] or [self.cache_.predict(self._latents(positions))]
+            parts = [self.cache_.predict(self._encode_checked(b)) for b in self._chunks(positions)]
         mean = torch.cat([p[0] for p in parts])
         variance = torch.cat([p[1] for p in parts])
         mean = mean.cpu().numpy() * self.target_scale_ + self.target_mean_

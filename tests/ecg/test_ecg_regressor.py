@@ -72,6 +72,12 @@ def test_predictions_are_rotation_and_translation_invariant(model, data, rng):
     np.testing.assert_allclose(std_b, std_a, rtol=1e-4)
 
 
+def test_empty_input_gives_empty_predictions(model):
+    mean, std = model.predict(np.zeros((0, 4, 3)), return_std=True)
+    assert mean.shape == std.shape == (0,)
+    assert model.encode(np.zeros((0, 4, 3))).shape == (0, model.config.latent_dim)
+
+
 def test_variance_components_sum_to_predictive_variance(model, data):
     pos, _ = data
     parts = model.predict_components(pos[600:])

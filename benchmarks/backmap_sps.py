@@ -61,6 +61,8 @@ def snapshot_pairs(data: Path):
 
 
 def main(argv=None) -> int:
+    from cgkit.backmap.networks import INFERENCE_DTYPES
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data/sps_melt"))
     parser.add_argument("--out", type=Path, default=Path("/tmp/backmap_sps"))
@@ -70,7 +72,7 @@ def main(argv=None) -> int:
     parser.add_argument("--width", type=int, default=16)
     parser.add_argument("--n-gibbs", type=int, default=2)
     parser.add_argument("--n-candidates", type=int, default=8)
-    parser.add_argument("--inference-dtype", choices=("auto", "float32", "bfloat16"),
+    parser.add_argument("--inference-dtype", choices=INFERENCE_DTYPES,
                         default="auto", help="generator precision at inference")  # fmt: skip
     parser.add_argument("--n-critic", type=int, default=4)
     parser.add_argument("--prior-mode", choices=("match", "min"), default="match")

@@ -24,7 +24,13 @@ from cgkit.backmap.batch import EnvironmentBuilder
 from cgkit.backmap.environment import make_plan
 from cgkit.backmap.forcefield import ForceField, Topology
 from cgkit.backmap.generation import SequenceTensors, rotate_about_z, unroll
-from cgkit.backmap.networks import Critic, Generator, InferenceGenerator, inference_dtype
+from cgkit.backmap.networks import (
+    INFERENCE_DTYPES,
+    Critic,
+    Generator,
+    InferenceGenerator,
+    inference_dtype,
+)
 from cgkit.backmap.projection import project_to_beads
 from cgkit.backmap.serialization import (
     forcefield_from_dict,
@@ -104,8 +110,8 @@ class DBMConfig:
             raise ValueError("prior_weights needs one entry more than prior_schedule")
         if not 0.0 <= self.gibbs_fraction <= 1.0:
             raise ValueError(f"gibbs_fraction must be in [0, 1], got {self.gibbs_fraction}")
-        if self.inference_dtype not in ("auto", "float32", "bfloat16"):
-            raise ValueError("inference_dtype must be 'auto', 'float32' or 'bfloat16', "
+        if self.inference_dtype not in INFERENCE_DTYPES:
+            raise ValueError(f"inference_dtype must be one of {INFERENCE_DTYPES}, "
                              f"got {self.inference_dtype!r}")  # fmt: skip
         if self.n_gibbs < 0 or self.n_candidates < 1:
             raise ValueError("need n_gibbs >= 0 and n_candidates >= 1")

@@ -144,6 +144,10 @@ class InferenceGenerator(nn.Module):
         return density.float()
 
 
+#: values of ``DBMConfig.inference_dtype`` (and the CLI's ``--inference-dtype``)
+INFERENCE_DTYPES = ("auto", "float32", "bfloat16")
+
+
 def inference_dtype(name: str, device="cpu") -> torch.dtype:
     """The generator's inference dtype for a config value ``name``.
 
@@ -151,10 +155,10 @@ def inference_dtype(name: str, device="cpu") -> torch.dtype:
     the device runs it natively (CUDA with bf16 support; a CPU whose oneDNN has bf16
     kernels, i.e. AVX-512 or newer) and float32 elsewhere.
     """
-    if name in ("float32", "bfloat16"):
-        return getattr(torch, name)
+    if name not in INFERENCE_DTYPES:
+        raise ValueError(f"inference dtype must be one of {INFERENCE_DTYPES}, got {name!r}")
     if name != "auto":
-        raise ValueError(f"inference dtype must be 'auto', 'float32' or 'bfloat16', got {name!r}")
+        return getattr(torch, name)
     device = torch.device(device)
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32

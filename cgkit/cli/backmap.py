@@ -63,7 +63,7 @@ def register(subparsers) -> None:
     apply.add_argument("--n-candidates", type=int, default=None)
     apply.add_argument(
         "--inference-dtype",
-        choices=["auto", "float32", "bfloat16"],
+        choices=("auto", "float32", "bfloat16"),  # = networks.INFERENCE_DTYPES (no torch here)
         default=None,
         help="generator precision (default: the model's setting, 'auto')",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from ase import Atoms
 from ase.io import read, write
 
@@ -47,3 +48,20 @@ def test_user_errors_exit_2(chain_files, tmp_path, capsys):
             "--map", str(tmp_path / "missing.json"), "--aa", "x.xyz", "-o", "m.pt"]  # fmt: skip
     assert main(args) == 2
     assert "missing.json" in capsys.readouterr().err
+
+
+def test_apply_offers_exactly_the_library_inference_dtypes():
+    """The CLI spells the dtype names out (it must not import torch to build its parser);
+    they must stay those the library accepts."""
+    from cgkit.backmap.networks import INFERENCE_DTYPES
+    from cgkit.cli import build_parser
+
+    for name in INFERENCE_DTYPES:
+        args = build_parser().parse_args(
+            ["backmap", "apply", "m.pt", "--cg", "c.xyz", "-o", "out", "--inference-dtype", name]
+        )
+        assert args.inference_dtype == name
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(
+            ["backmap", "apply", "m.pt", "--cg", "c.xyz", "-o", "out", "--inference-dtype", "half"]
+        )

@@ -82,37 +82,6 @@ class SequenceBatch:
     terms: dict
 
 
-def tile_terms(terms: dict, stride: int, n_copies: int) -> dict:
-    """Force-field terms (kind -> (index (T, w), params (T, p))) of ``n_copies`` stacked
-    copies of a batch whose flattened points number ``stride``; NumPy or torch arrays."""
-    out = {}
-    for kind, (index, params) in terms.items():
-        shifts = [index + c * stride for c in range(n_copies)]
-        if isinstance(index, np.ndarray):
-            out[kind] = (np.concatenate(shifts), np.tile(params, (n_copies, 1)))
-        else:
-            out[kind] = (torch.cat(shifts), params.repeat(n_copies, 1))
-    return out
-
-
-def tile_batch(batch: SequenceBatch, n_copies: int) -> SequenceBatch:
-    """``n_copies`` copies of ``batch`` stacked along the bead axis (copy-major: entry
-    ``c * B + b`` is bead ``b`` of copy ``c``), term indices shifted to match.
-    :class:`~cgkit.backmap.generation.SequenceTensors` with ``n_copies`` gives the same
-    tensors without copying the memberships."""
-    if n_copies == 1:
-        return batch
-    n_batch, n_env = batch.env_atoms.shape
-    width = n_env + batch.sequence.shape[1]
-    terms = tile_terms(batch.terms, n_batch * width, n_copies)
-    arrays = {
-        name: np.concatenate([getattr(batch, name)] * n_copies)
-        for name in SequenceBatch.__dataclass_fields__
-        if name != "terms"
-    }
-    return SequenceBatch(**arrays, terms=terms)
-
-
 class EnvironmentBuilder:
     """Builds :class:`SequenceBatch` objects for a system.
 

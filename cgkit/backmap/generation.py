@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from cgkit.backmap.batch import tile_terms
 from cgkit.backmap.energy import bond_angles, dihedral_angles, lj_pair_energies
 from cgkit.backmap.voxel import density_to_coordinate, gaussian_density
 
@@ -37,8 +36,8 @@ class SequenceTensors:
                                      coordinates and energies stay float32. bfloat16 halves
                                      the cost of the channel sums for a bfloat16 generator.
     n_copies : int                   evaluate ``n_copies`` copies of every environment
-                                     (copy-major, as :func:`~cgkit.backmap.batch.tile_batch`
-                                     orders them), e.g. inference candidates with their own
+                                     (copy-major: entry ``c * B + b`` is bead ``b`` of copy
+                                     ``c``), e.g. inference candidates with their own
                                      ``angles``; the channel memberships are shared, not copied.
     """
 
@@ -73,10 +72,15 @@ class SequenceTensors:
         bead_mem = t(batch.bead_membership, channel_dtype).transpose(1, 2)  # (B, C, Kb)
         beads = torch.bmm(bead_mem, self._blobs(self.bead_local))
         self._env_channels = channels.add_(beads.view(n_single, 1, n_ch, n_copies, -1))
-        self.terms = {k: (t(i, torch.long), t(p)) for k, (i, p) in batch.terms.items()}
-        if n_copies > 1:
-            width = self.n_env + self.n_seq
-            self.terms = tile_terms(self.terms, n_single * width, n_copies)
+        # force-field terms of each copy: point indices shifted by the copy's flattened offset
+        stride = n_single * (self.n_env + self.n_seq)
+        self.terms = {
+            kind: (
+                torch.cat([t(index, torch.long) + c * stride for c in range(n_copies)]),
+                t(params).repeat(n_copies, 1),
+            )
+            for kind, (index, params) in batch.terms.items()
+        }
 
     def _blobs(self, local) -> torch.Tensor:
         """Gaussian blobs (B, K, n * V) of points (n * B, K, 3), copies side by side."""

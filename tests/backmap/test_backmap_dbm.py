@@ -176,15 +176,30 @@ def test_gibbs_environment_shows_the_other_beads_of_the_batch(chain_system):
     assert not set(forward.env_atoms[0].tolist()) & set(plan.sequences[group[1]].tolist())
 
 
-def test_tiled_batch_repeats_environments_and_energies(chain_system, rng):
-    from cgkit.backmap.batch import tile_batch
+def _tile_batch(batch, n_copies):
+    """Reference for SequenceTensors(n_copies=...): the batch copied n_copies times along
+    the bead axis (copy-major), term indices shifted by each copy's flattened offset."""
+    from cgkit.backmap.batch import SequenceBatch
 
+    n_batch, n_env = batch.env_atoms.shape
+    stride = n_batch * (n_env + batch.sequence.shape[1])
+    terms = {
+        kind: (np.concatenate([index + c * stride for c in range(n_copies)]),
+               np.tile(params, (n_copies, 1)))
+        for kind, (index, params) in batch.terms.items()
+    }  # fmt: skip
+    arrays = {name: np.concatenate([getattr(batch, name)] * n_copies)
+              for name in SequenceBatch.__dataclass_fields__ if name != "terms"}  # fmt: skip
+    return SequenceBatch(**arrays, terms=terms)
+
+
+def test_tiled_batch_repeats_environments_and_energies(chain_system, rng):
     builder, plan, both, beads = _two_chain_builder(chain_system, [0.0, 0.0, 4.5])
     group = plan.steps[plan.bead_step[1]]
     batch = builder.build(group, both, np.ones(len(both), dtype=bool), beads, gibbs=True)
     grid = make_grid(8, 12.0)
     single = SequenceTensors(batch, grid, 2.0)
-    tiled = SequenceTensors(tile_batch(batch, 3), grid, 2.0)
+    tiled = SequenceTensors(_tile_batch(batch, 3), grid, 2.0)
     assert tiled.n_batch == 3 * single.n_batch
     moved = single.seq_local + torch.tensor(rng.normal(scale=0.2, size=single.seq_local.shape),
                                             dtype=torch.float32)  # fmt: skip

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import timeit
 from pathlib import Path
 
 import torch
@@ -24,12 +25,7 @@ import torch
 def best_time(fn, repeats: int) -> float:
     """Best wall time (s) of ``repeats`` calls after one warm-up call."""
     fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return min(timeit.repeat(fn, number=1, repeat=repeats))
 
 
 def generator_forward(args) -> None:

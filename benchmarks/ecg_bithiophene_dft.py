@@ -16,6 +16,7 @@ import argparse
 import copy
 import json
 import time
+import timeit
 from pathlib import Path
 
 import numpy as np
@@ -68,12 +69,9 @@ def throughput(model, bead_positions, n_frames: int, repeats: int = 5) -> float:
     the best of ``repeats`` passes (as ``timeit`` does: a shared VM's timings vary 1.5x)."""
     reps = int(np.ceil(n_frames / len(bead_positions)))
     frames = np.tile(bead_positions, (reps, 1, 1))[:n_frames]
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model.predict(frames, return_std=True)
-        best = min(best, time.perf_counter() - start)
-    return n_frames / best
+    seconds = timeit.repeat(lambda: model.predict(frames, return_std=True), number=1,
+                            repeat=repeats)  # fmt: skip
+    return n_frames / min(seconds)
 
 
 def float64_gemm_rate(size: int = 2048, repeats: int = 3) -> float:

@@ -14,12 +14,17 @@ and a prediction at latents ``z`` needs only ``k = K(z, Z)``::
     var_total = var_f + s^2
 
 which equals gpytorch's ``likelihood(gp(z))`` in eval mode (same jitter, same algebra).
-The cost per frame is ``M^2`` multiply-adds in float64; float32 is not accurate enough
-because ``L^{-1}`` amplifies rounding by up to ``outputscale / jitter``. The mean weights
-ride along as one more column of ``B`` (one GEMM gives both), and frames go through in
-blocks of about 4 MB of kernel rows: large enough for an efficient GEMM, small enough to
-stay in the L3 cache between the kernel, the GEMM and the row sums (measured on 2 cores:
-1.2x the throughput of 8192-frame blocks).
+The quadratic form needs float64: float32 is not accurate enough because ``L^{-1}``
+amplifies rounding by up to ``outputscale / jitter``. ``B`` is symmetric, so only its
+upper block triangle is used: with column blocks ``I`` of ``B`` ::
+
+    k B k^T = sum_I  k[:, I] . (k[:, :I] (2 B[:I, I]) + k[:, I] B[I, I])
+
+which is ``M (M + b) / 2`` instead of ``M^2`` multiply-adds per frame for blocks of ``b``
+columns (one GEMM per block, see :func:`triangle_blocks`). The mean weights ride along as
+one more column of the last block, whose GEMM sees the whole kernel row. Frames go
+through in blocks of about 4 MB of kernel rows: large enough for an efficient GEMM, small
+enough to stay in the L3 cache between the kernel, the GEMMs and the row sums.
 """
 
 from __future__ import annotations
@@ -27,6 +32,38 @@ from __future__ import annotations
 import torch
 
 from cgkit.ecg.gp import LatentGP, gp_parameters, rbf_cross
+
+
+def triangle_blocks(symmetric, last_column, block_size: int = 128):
+    """Column blocks of the upper block triangle of a symmetric matrix, for quadratic forms.
+
+    Parameters
+    ----------
+    symmetric : Tensor (M, M)
+        ``A``, symmetric.
+    last_column : Tensor (M,)
+        Appended as one more column to the last block (a linear term ``k . c``).
+    block_size : int
+        Columns per block; the blocks split ``M`` into ``ceil(M / block_size)`` near-equal parts.
+
+    Returns
+    -------
+    list of (lo, hi, factor)
+        ``factor`` (hi, hi - lo) is ``[2 A[:lo, lo:hi]; A[lo:hi, lo:hi]]``, so that
+        ``k A k^T = sum over blocks of (k[:, :hi] @ factor) . k[:, lo:hi]``; the last block's
+        factor has ``last_column`` as its extra column (M, hi - lo + 1).
+    """
+    n = symmetric.shape[0]
+    n_blocks = max(1, -(-n // block_size))
+    edges = [round(i * n / n_blocks) for i in range(n_blocks + 1)]
+    blocks = []
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        factor = symmetric[:hi, lo:hi].clone()
+        factor[:lo] *= 2.0
+        if hi == n:
+            factor = torch.cat([factor, last_column[:, None]], dim=1)
+        blocks.append((lo, hi, factor.contiguous()))
+    return blocks
 
 
 class PredictiveCache:
@@ -61,15 +98,16 @@ class PredictiveCache:
         # fast path: kernel rows without the outputscale, which is folded in here
         self._scaled_points = (zz / self.lengthscale).contiguous()
         self._scaled_norms = (self._scaled_points**2).sum(-1)
-        # [s^2 B | s a] (M, M + 1): unit kernel rows @ this give the quadratic form's left
-        # factor and the mean term in one GEMM
-        self._fused = torch.cat(
-            [
-                self.outputscale**2 * self.variance_update,
-                self.outputscale * self.mean_weights[:, None],
-            ],
-            dim=1,
-        ).contiguous()
+        # upper block triangle of s^2 B, the mean weights s a as the last block's extra
+        # column: unit kernel rows times these give the quadratic form and the mean
+        self._blocks = triangle_blocks(
+            self.outputscale**2 * self.variance_update, self.outputscale * self.mean_weights
+        )
+
+    @property
+    def multiply_adds_per_frame(self) -> int:
+        """float64 multiply-adds of the GEMMs per predicted frame (``~ M (M + b) / 2``)."""
+        return sum(factor.numel() for _, _, factor in self._blocks)
 
     @classmethod
     def from_gp(cls, gp: LatentGP, likelihood, device="cpu") -> PredictiveCache:
@@ -112,11 +150,13 @@ class PredictiveCache:
         variance = torch.empty_like(mean)
         for start in range(0, len(z), batch_size):
             k = self._unit_kernel_row(z[start : start + batch_size])
-            left = k @ self._fused  # (b, M + 1): k B and k a
             stop = start + len(k)
-            torch.add(left[:, n_inducing], self.constant, out=mean[start:stop])
-            quad = torch.linalg.vecdot(left[:, :n_inducing], k)
-            torch.add(quad, self.prior_variance + self.noise, out=variance[start:stop])
+            quad = variance[start:stop].fill_(0.0)
+            for lo, hi, factor in self._blocks:
+                left = k[:, :hi] @ factor  # (b, hi - lo), plus the mean column in the last
+                quad.add_(torch.linalg.vecdot(left[:, : hi - lo], k[:, lo:hi]))
+            torch.add(left[:, -1], self.constant, out=mean[start:stop])
+            quad.add_(self.prior_variance + self.noise)
         return mean, variance
 
     @torch.no_grad()

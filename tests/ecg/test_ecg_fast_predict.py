@@ -5,7 +5,7 @@ import copy
 import gpytorch
 import torch
 
-from cgkit.ecg.fast_predict import PredictiveCache
+from cgkit.ecg.fast_predict import PredictiveCache, triangle_blocks
 from cgkit.ecg.gp import LatentGP, variance_components
 
 torch.set_num_threads(1)
@@ -84,3 +84,41 @@ def test_cache_blocks_give_the_same_numbers_and_empty_input_is_empty():
         torch.testing.assert_close(parts[1], whole[1], rtol=1e-12, atol=1e-12)
     mean, variance = cache.predict(z[:0])
     assert mean.shape == variance.shape == (0,)
+
+
+def test_triangle_blocks_give_the_full_quadratic_form_and_linear_term():
+    generator = torch.Generator().manual_seed(4)
+    a = torch.randn(301, 301, dtype=torch.float64, generator=generator)
+    symmetric = a + a.T
+    column = torch.randn(301, dtype=torch.float64, generator=generator)
+    k = torch.rand(50, 301, dtype=torch.float64, generator=generator)
+    expected_quad = torch.einsum("bi,ij,bj->b", k, symmetric, k)
+    for block_size in (1, 64, 100, 128, 301, 1000):  # uneven splits and a single block
+        blocks = triangle_blocks(symmetric, column, block_size)
+        assert blocks[0][0] == 0 and blocks[-1][1] == 301
+        assert all(
+            hi == next_lo
+            for (_, hi, _), (next_lo, _, _) in zip(blocks[:-1], blocks[1:], strict=True)
+        )
+        quad = sum(
+            torch.linalg.vecdot((k[:, :hi] @ f)[:, : hi - lo], k[:, lo:hi]) for lo, hi, f in blocks
+        )
+        torch.testing.assert_close(quad, expected_quad, rtol=1e-12, atol=1e-10)
+        torch.testing.assert_close((k @ blocks[-1][2])[:, -1], k @ column, rtol=1e-12, atol=1e-12)
+    # about half the multiply-adds of the full product once there are several blocks
+    n_mult = sum(f.numel() for _, _, f in triangle_blocks(symmetric, column, 64))
+    assert n_mult < 0.62 * 301 * 302
+
+
+def test_cache_with_several_blocks_equals_gpytorch():
+    gp, likelihood = _random_gp(n_inducing=300, seed=5)
+    cache = PredictiveCache.from_gp(gp, likelihood)
+    assert len(cache._blocks) == 3
+    assert cache.multiply_adds_per_frame < 0.7 * 300**2
+    z = 1.5 * torch.randn(200, 3, dtype=torch.float64)
+    gp64, lik64 = copy.deepcopy(gp).double(), copy.deepcopy(likelihood).double()
+    with torch.no_grad():
+        ref = lik64(gp64(z))
+    mean, variance = cache.predict(z)
+    torch.testing.assert_close(mean, ref.mean, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(variance, ref.variance, rtol=1e-5, atol=0.0)

@@ -31,7 +31,7 @@ from cgkit.backmap.networks import (
     InferenceGenerator,
     inference_dtype,
 )
-from cgkit.backmap.projection import project_to_beads
+from cgkit.backmap.projection import BeadConstraint, project_to_beads
 from cgkit.backmap.serialization import (
     forcefield_from_dict,
     forcefield_to_dict,
@@ -70,6 +70,13 @@ class DBMConfig:
     bfloat16 kernels (see :func:`~cgkit.backmap.networks.inference_dtype`), which on 2
     AVX-512 cores makes a backmapping about 1.4x faster with the same quality on sPS
     (``benchmarks/dbm_inference_speed.py``).
+    ``constrain_to_beads``: every candidate sequence is shifted rigidly so that its bead
+    maps exactly onto the target before the candidates are compared by energy
+    (:class:`~cgkit.backmap.projection.BeadConstraint`), so the kept candidate is judged
+    as it will be output; ``project_to_beads`` then only removes what later placements
+    change (nothing for maps whose rows are the placement sequences). Without the
+    constraint the final projection moves atoms after selection (on sPS: backbone angle
+    JS 0.226 instead of 0.191, 226 instead of 210 close contacts on the two held-out frames).
     """
 
     resolution: int = 8
@@ -101,6 +108,7 @@ class DBMConfig:
     n_candidates: int = 8
     inference_dtype: str = "auto"
     project_to_beads: bool = True
+    constrain_to_beads: bool = True
     seed: int = 0
 
     def __post_init__(self):
@@ -315,6 +323,8 @@ class DBMBackmapper:
             tensors = SequenceTensors(batch, self.grid_, cfg.sigma_sq, angles, self.device,
                                       gen.dtype, n_copies=n_cand)  # fmt: skip
             coords, _ = unroll(gen, tensors, self.n_atom_types_, cfg.noise_dim, gibbs, noise)
+            if cfg.constrain_to_beads:
+                coords = self._constrain(coords, group, batch, angles, positions, placed, cell)
             # plain LJ: a clash must cost its full energy when candidates are compared
             energy = tensors.energy(coords, soft_core=0.0, bond_stiffness=cfg.bond_stiffness)
             energy = energy.cpu().numpy()
@@ -325,6 +335,23 @@ class DBMBackmapper:
             positions[batch.sequence] = batch.centres[:, None] + np.matmul(best, batch.rotations)
             placed[batch.sequence] = True
         return positions
+
+    def _constrain(self, coords, beads, batch, angles, positions, placed, cell):
+        """Shift every candidate sequence (n B, L, 3) so its bead maps onto its target."""
+        if not hasattr(self, "constraint_"):
+            self.constraint_ = BeadConstraint(self.cgmap_, self.plan_.sequences)
+        weights, scale, offset = self.constraint_.terms(
+            beads, positions, placed, batch.centres, batch.rotations, cell
+        )
+        n_copies = len(coords) // len(beads)
+
+        def t(x):
+            x = torch.as_tensor(x, dtype=coords.dtype, device=coords.device)
+            return x.repeat(n_copies, *([1] * (x.dim() - 1)))
+
+        offset = rotate_about_z(t(offset)[:, None], angles)  # (n B, 1, 3)
+        mapped = (t(weights)[..., None] * coords).sum(1, keepdim=True) + offset
+        return coords - mapped * t(scale)[:, None, None]
 
     def transform(self, cg_atoms, seed=None) -> Atoms:
         """Backmap one CG configuration.

@@ -214,6 +214,7 @@ class DBMBackmapper:
             topology, self.forcefield, self.atom_to_bead_, list(cgmap.bead_types), self.plan_,
             cfg.cutoff, cfg.hide_hydrogens,
         )  # fmt: skip
+        self.constraint_ = BeadConstraint(cgmap, self.plan_.sequences)
         self.grid_ = make_grid(cfg.resolution, cfg.grid_length, device=self.device)
         n_channels = self.builder_.channels.n_channels
         self.n_atom_types_ = len(self.builder_.channels.type_names)
@@ -338,8 +339,6 @@ class DBMBackmapper:
 
     def _constrain(self, coords, beads, batch, angles, positions, placed, cell):
         """Shift every candidate sequence (n B, L, 3) so its bead maps onto its target."""
-        if not hasattr(self, "constraint_"):
-            self.constraint_ = BeadConstraint(self.cgmap_, self.plan_.sequences)
         weights, scale, offset = self.constraint_.terms(
             beads, positions, placed, batch.centres, batch.rotations, cell
         )

@@ -72,6 +72,8 @@ def main(argv=None) -> int:
     parser.add_argument("--width", type=int, default=16)
     parser.add_argument("--n-gibbs", type=int, default=2)
     parser.add_argument("--n-candidates", type=int, default=8)
+    parser.add_argument("--n-repair", type=int, default=8, help="repair sweeps (0: none)")
+    parser.add_argument("--repair-candidates", type=int, default=8)
     parser.add_argument("--no-constrain", action="store_true",
                         help="pick candidates before projecting them on the beads")  # fmt: skip
     parser.add_argument("--inference-dtype", choices=INFERENCE_DTYPES,
@@ -118,7 +120,8 @@ def main(argv=None) -> int:
     # inference settings apply to a loaded model too; training settings to a continued one
     inference = dict(n_gibbs=args.n_gibbs, n_candidates=args.n_candidates,
                      inference_dtype=args.inference_dtype,
-                     constrain_to_beads=not args.no_constrain,
+                     constrain_to_beads=not args.no_constrain, n_repair=args.n_repair,
+                     repair_candidates=args.repair_candidates,
                      bond_stiffness=args.bond_stiffness)  # fmt: skip
     training = dict(batch_size=args.batch_size, n_critic=args.n_critic,
                     lr_generator=args.lr_generator, lr_critic=args.lr_critic,

@@ -69,6 +69,7 @@ def frame_backmapping(args) -> None:
     _aa, cg = test[0]
     model = DBMBackmapper.load(args.model)
     model.config.n_candidates, model.config.n_gibbs = args.n_candidates, args.n_gibbs
+    model.config.n_repair = args.n_repair
     results = {}
     for dtype in ("float32", "bfloat16"):
         model.config.inference_dtype = dtype
@@ -77,7 +78,8 @@ def frame_backmapping(args) -> None:
         results[dtype] = (time.perf_counter() - start, close_contacts(atoms, topology, forcefield))
     base = results["float32"][0]
     print(f"backmapping held-out sPS frame 0 ({args.n_gibbs} sweeps x {args.n_candidates} "
-          f"candidates, {torch.get_num_threads()} thread(s)):")  # fmt: skip
+          f"candidates, up to {args.n_repair} repair sweeps, {torch.get_num_threads()} "
+          "thread(s)):")  # fmt: skip
     for dtype, (seconds, contacts) in results.items():
         print(f"  {dtype:<9} {seconds:7.1f} s/frame  speed-up {base / seconds:5.2f}  "
               f"close contacts {contacts}")  # fmt: skip
@@ -90,6 +92,7 @@ def main(argv=None) -> int:
     parser.add_argument("--model", type=Path, default=None, help="trained DBM (.pt) for part 2")
     parser.add_argument("--data", type=Path, default=Path("../shared/data/sps_melt"))
     parser.add_argument("--n-candidates", type=int, default=8)
+    parser.add_argument("--n-repair", type=int, default=8)
     parser.add_argument("--n-gibbs", type=int, default=2)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)

@@ -116,9 +116,11 @@ assert residual < 0.5  # restrained to the beads
 
 # %%
 config = (
-    DBMConfig(max_batches=4, batch_size=4, n_gibbs=0, n_candidates=1)
+    DBMConfig(max_batches=4, batch_size=4, n_gibbs=0, n_candidates=1, n_repair=0)
     if SMOKE
-    else DBMConfig(max_batches=400, batch_size=8, n_epochs=100, n_gibbs=1, n_candidates=2)
+    else DBMConfig(
+        max_batches=400, batch_size=8, n_epochs=100, n_gibbs=1, n_candidates=2, n_repair=2
+    )
 )
 tic = time.perf_counter()
 dbm = DBMBackmapper(forcefield, config).fit(train_pairs, topology, cgmap, atom_to_bead=atom_to_bead)

@@ -7,13 +7,14 @@ environment, the atom type and noise into a density whose weighted mean is the n
 position (eq. 4.11). Training (:mod:`cgkit.backmap.training`) unrolls each bead's
 sequence (eq. 4.13) with an annealed force-field prior (eq. 4.15/4.16). Inference samples
 forward, then runs Gibbs sweeps; per environment several z rotations and noise draws are
-tried and the lowest-energy candidate kept.
+tried and the lowest-energy candidate kept. Repair sweeps then re-place only the beads
+left with close contacts (:mod:`cgkit.backmap.repair`).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 import torch
@@ -21,17 +22,13 @@ from ase import Atoms
 
 from cgkit._version import __version__
 from cgkit.backmap.batch import EnvironmentBuilder
+from cgkit.backmap.config import DBMConfig
 from cgkit.backmap.environment import make_plan
 from cgkit.backmap.forcefield import ForceField, Topology
 from cgkit.backmap.generation import SequenceTensors, rotate_about_z, unroll
-from cgkit.backmap.networks import (
-    INFERENCE_DTYPES,
-    Critic,
-    Generator,
-    InferenceGenerator,
-    inference_dtype,
-)
+from cgkit.backmap.networks import Critic, Generator, InferenceGenerator, inference_dtype
 from cgkit.backmap.projection import BeadConstraint, project_to_beads
+from cgkit.backmap.repair import conflict_free_groups, contact_beads
 from cgkit.backmap.serialization import (
     forcefield_from_dict,
     forcefield_to_dict,
@@ -42,93 +39,6 @@ from cgkit.backmap.training import train
 from cgkit.backmap.voxel import make_grid
 
 _FORMAT = "cgkit.backmap.DBMBackmapper"
-
-
-@dataclass
-class DBMConfig:
-    """Hyperparameters of :class:`DBMBackmapper` (lengths Å, energies eV).
-
-    Defaults follow the authors' ``config.ini`` (grid 8^3 over 1.2 nm, sigma 0.02 nm^2,
-    cutoff 0.7 nm, DFS order, 4 critic steps per generator step, Adam beta1 = 0, prior
-    weights 0 -> 0.001 -> 0.01 per kJ/mol = 0 -> 0.1 -> 1 per eV, bonded/non-bonded
-    ratio 0.1, 2 Gibbs sweeps) except the network width (16 filters instead of 64) and
-    the batch size, chosen so that training and inference run on a CPU. Additions for
-    robustness: generator gradients are clipped to ``clip_norm`` and the energy prior uses
-    a soft-core LJ of strength ``prior_soft_core`` (see
-    :meth:`~cgkit.backmap.generation.SequenceTensors.energy`; smaller is harder, 0 is the
-    plain LJ). Candidate selection at inference always uses the plain LJ.
-    ``bond_stiffness`` multiplies the force-field bond constants in the prior and in
-    candidate selection: the sPS table's bonds (1000 kJ/mol/nm^2, 0.1 eV/Å^2) are nearly
-    free because the reference MD constrains them, so a 0.5 Å error costs 0.01 eV;
-    100 gives the stiffness :class:`~cgkit.backmap.GeometricBackmapper` uses.
-    ``gibbs_fraction`` of the training batches are Gibbs batches: all other atoms present
-    (the bead's later atoms at their reference positions), which is the conditional a
-    Gibbs sweep samples; a generator trained on forward batches alone sees inputs in the
-    sweep it never saw in training (on sPS its sweeps shrank the phenyl rings).
-    ``inference_dtype`` sets the generator's precision when backmapping (training is
-    float32): ``"auto"`` runs it under bfloat16 autocast where the device has native
-    bfloat16 kernels (see :func:`~cgkit.backmap.networks.inference_dtype`), which on 2
-    AVX-512 cores makes a backmapping about 1.4x faster with the same quality on sPS
-    (``benchmarks/dbm_inference_speed.py``).
-    ``constrain_to_beads``: every candidate sequence is shifted rigidly so that its bead
-    maps exactly onto the target before the candidates are compared by energy
-    (:class:`~cgkit.backmap.projection.BeadConstraint`), so the kept candidate is judged
-    as it will be output; ``project_to_beads`` then only removes what later placements
-    change (nothing for maps whose rows are the placement sequences). Without the
-    constraint the final projection moves atoms after selection (on sPS: backbone angle
-    JS 0.226 instead of 0.191, 226 instead of 210 close contacts on the two held-out frames).
-    """
-
-    resolution: int = 8
-    grid_length: float = 12.0
-    sigma_sq: float = 2.0
-    cutoff: float = 7.0
-    order: str = "dfs"
-    hide_hydrogens: bool = True
-    width: int = 16
-    noise_dim: int = 32
-    n_epochs: int = 1
-    max_batches: int | None = None
-    batch_size: int = 16
-    n_critic: int = 4
-    lr_generator: float = 5e-5
-    lr_critic: float = 1e-4
-    gp_weight: float = 10.0
-    drift_weight: float = 1e-3
-    prior_mode: str = "match"
-    prior_weights: tuple[float, ...] = (0.0, 0.1, 1.0)
-    prior_schedule: tuple[float, ...] = (0.3, 0.6)
-    prior_nonbonded_scale: float = 0.1
-    prior_soft_core: float = 0.5
-    bond_stiffness: float = 1.0
-    gibbs_fraction: float = 0.5
-    clip_norm: float = 10.0
-    rotate: bool = True
-    n_gibbs: int = 2
-    n_candidates: int = 8
-    inference_dtype: str = "auto"
-    project_to_beads: bool = True
-    constrain_to_beads: bool = True
-    seed: int = 0
-
-    def __post_init__(self):
-        if self.prior_mode not in ("match", "min"):
-            raise ValueError(f"prior_mode must be 'match' or 'min', got {self.prior_mode!r}")
-        if len(self.prior_weights) != len(self.prior_schedule) + 1:
-            raise ValueError("prior_weights needs one entry more than prior_schedule")
-        if not 0.0 <= self.gibbs_fraction <= 1.0:
-            raise ValueError(f"gibbs_fraction must be in [0, 1], got {self.gibbs_fraction}")
-        if self.inference_dtype not in INFERENCE_DTYPES:
-            raise ValueError(f"inference_dtype must be one of {INFERENCE_DTYPES}, "
-                             f"got {self.inference_dtype!r}")  # fmt: skip
-        if self.n_gibbs < 0 or self.n_candidates < 1:
-            raise ValueError("need n_gibbs >= 0 and n_candidates >= 1")
-        self.prior_weights = tuple(float(w) for w in self.prior_weights)
-        self.prior_schedule = tuple(float(s) for s in self.prior_schedule)
-
-    def prior_weight(self, progress: float) -> float:
-        """Energy-prior weight at training ``progress`` (epochs done, fractional)."""
-        return self.prior_weights[int(np.searchsorted(self.prior_schedule, progress, "right"))]
 
 
 def atom_to_bead_from_map(cgmap, atom_bonds=None) -> np.ndarray:
@@ -215,6 +125,8 @@ class DBMBackmapper:
             cfg.cutoff, cfg.hide_hydrogens,
         )  # fmt: skip
         self.constraint_ = BeadConstraint(cgmap, self.plan_.sequences)
+        self.excluded_ = topology.excluded_pairs()
+        self.sigma_ = np.array([self.forcefield.atom_types[t].sigma for t in topology.atom_types])
         self.grid_ = make_grid(cfg.resolution, cfg.grid_length, device=self.device)
         n_channels = self.builder_.channels.n_channels
         self.n_atom_types_ = len(self.builder_.channels.type_names)
@@ -290,7 +202,8 @@ class DBMBackmapper:
             raise RuntimeError("DBMBackmapper is not fitted; call fit() or load() first")
 
     @torch.no_grad()
-    def place_beads(self, beads, positions, placed, bead_positions, cell, gibbs, rng, noise=None):
+    def place_beads(self, beads, positions, placed, bead_positions, cell, gibbs, rng, noise=None,
+                    n_candidates=None):  # fmt: skip
         """(Re-)place the atoms of ``beads`` in place; other atoms stay untouched.
 
         Parameters
@@ -305,6 +218,8 @@ class DBMBackmapper:
             Draws the candidate rotations.
         noise : torch.Generator or None
             Draws the generator noise.
+        n_candidates : int or None
+            Candidates per environment (None: the config's ``n_candidates``).
         """
         self._check_fitted()
         cfg = self._cfg
@@ -318,7 +233,7 @@ class DBMBackmapper:
             batch = self.builder_.build(group, positions, present, bead_positions, cell,
                                         gibbs=gibbs)  # fmt: skip
             # all candidates (random z rotation + noise) of all environments in one pass
-            n_group, n_cand = len(group), cfg.n_candidates
+            n_group, n_cand = len(group), n_candidates or cfg.n_candidates
             angles = torch.as_tensor(rng.uniform(0, 2 * np.pi, n_cand * n_group),
                                      dtype=torch.float32, device=self.device)  # fmt: skip
             tensors = SequenceTensors(batch, self.grid_, cfg.sigma_sq, angles, self.device,
@@ -352,6 +267,14 @@ class DBMBackmapper:
         mapped = (t(weights)[..., None] * coords).sum(1, keepdim=True) + offset
         return coords - mapped * t(scale)[:, None, None]
 
+    def clashing_beads(self, positions, cell=None, return_pairs=False):
+        """Beads (sorted) owning an atom of a pair closer than ``clash_factor`` x its sigma;
+        with ``return_pairs`` also the bead pairs (P, 2) of those contacts."""
+        self._check_fitted()
+        found = contact_beads(positions, self.sigma_, self.excluded_, self.atom_to_bead_,
+                              self._cfg.clash_factor, cell)  # fmt: skip
+        return found if return_pairs else found[0]
+
     def transform(self, cg_atoms, seed=None) -> Atoms:
         """Backmap one CG configuration.
 
@@ -383,6 +306,15 @@ class DBMBackmapper:
         for _ in range(cfg.n_gibbs):
             for beads in self.plan_.steps:
                 self.place_beads(beads, positions, placed, bead_positions, cell, True, rng, noise)
+        n_flagged = np.inf
+        for _ in range(cfg.n_repair):
+            flagged, bead_pairs = self.clashing_beads(positions, cell, return_pairs=True)
+            if not len(flagged) or len(flagged) >= n_flagged:  # done, or no longer helping
+                break
+            n_flagged = len(flagged)
+            for group in conflict_free_groups(flagged, bead_pairs, self.builder_.bead_neighbours):
+                self.place_beads(group, positions, placed, bead_positions, cell, True, rng,
+                                 noise, n_candidates=cfg.repair_candidates)  # fmt: skip
         if cfg.project_to_beads:
             positions = project_to_beads(positions, self.cgmap_, bead_positions, cell)
         return self._atoms(positions, cg_atoms)

@@ -73,18 +73,34 @@ def per_molecule_lj(atoms, topology, forcefield, cutoff: float = 10.0) -> np.nda
     return out
 
 
-def close_contacts(atoms, topology, forcefield, factor: float = 0.7) -> int:
-    """Number of non-excluded atom pairs closer than ``factor`` times their LJ sigma."""
-    types = topology.atom_types
-    sig = np.array([forcefield.atom_types[t].sigma for t in types])
-    pairs = _pairs(atoms, topology, factor * sig.max())
+def close_contact_pairs(positions, sigma, excluded, factor: float = 0.7, cell=None,
+                        pbc=None) -> np.ndarray:  # fmt: skip
+    """Non-excluded atom pairs ``(P, 2)`` closer than ``factor`` times their LJ sigma.
+
+    Parameters
+    ----------
+    positions : ndarray (N, 3), Å
+    sigma : ndarray (N,), Å        LJ sigma of every atom (pairs use the arithmetic mean)
+    excluded : ndarray (E, 2)      non-bonded exclusions (``Topology.excluded_pairs()``)
+    factor : float
+    cell : ndarray (3, 3) or None; pbc : bool or (3,) bools
+    """
+    positions, sigma = np.asarray(positions, dtype=float), np.asarray(sigma, dtype=float)
+    pairs = lj_pairs(positions, excluded, factor * sigma.max(), cell, pbc)
     i, j = pairs[:, 0], pairs[:, 1]
-    d = atoms.positions[j] - atoms.positions[i]
-    cell = _cell(atoms)
+    d = positions[j] - positions[i]
     if cell is not None:
         frac = d @ np.linalg.inv(cell)
         d = (frac - np.round(frac)) @ cell
-    return int((np.linalg.norm(d, axis=1) < factor * 0.5 * (sig[i] + sig[j])).sum())
+    return pairs[np.linalg.norm(d, axis=1) < factor * 0.5 * (sigma[i] + sigma[j])]
+
+
+def close_contacts(atoms, topology, forcefield, factor: float = 0.7) -> int:
+    """Number of non-excluded atom pairs closer than ``factor`` times their LJ sigma."""
+    sigma = np.array([forcefield.atom_types[t].sigma for t in topology.atom_types])
+    pairs = close_contact_pairs(atoms.positions, sigma, topology.excluded_pairs(), factor,
+                                _cell(atoms), atoms.pbc)  # fmt: skip
+    return len(pairs)
 
 
 def nonbonded_rdf(atoms, topology, types=("C", "C_AR"), r_max=10.0, n_bins=100):

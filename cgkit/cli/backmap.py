@@ -61,6 +61,8 @@ def register(subparsers) -> None:
     apply.add_argument("--format", default="extxyz", help="ASE output format (extxyz, gro, ...)")
     apply.add_argument("--n-gibbs", type=int, default=None)
     apply.add_argument("--n-candidates", type=int, default=None)
+    apply.add_argument("--n-repair", type=int, default=None,
+                       help="repair sweeps over beads left in close contact (0: none)")  # fmt: skip
     apply.add_argument(
         "--inference-dtype",
         choices=("auto", "float32", "bfloat16"),  # = networks.INFERENCE_DTYPES (no torch here)
@@ -153,6 +155,8 @@ def run_apply(args: argparse.Namespace) -> int:
         model.config.n_candidates = args.n_candidates
     if args.inference_dtype is not None:
         model.config.inference_dtype = args.inference_dtype
+    if args.n_repair is not None:
+        model.config.n_repair = args.n_repair
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     frames = _read_frames(args.cg)

@@ -36,7 +36,7 @@ def test_train_then_apply(chain_files, chain_system, tmp_path, rng):
     out = tmp_path / "out"
     assert main(["backmap", "apply", str(model), "--cg", str(cg_path), "-o", str(out),
                  "--n-gibbs", "1", "--n-candidates", "1", "--inference-dtype", "bfloat16",
-                 "--no-progress"]) == 0  # fmt: skip
+                 "--n-repair", "2", "--no-progress"]) == 0  # fmt: skip
     result = read(out / "cg_aa.xyz")
     assert len(result) == topology.n_atoms
     assert np.allclose(cgmap.map_positions(result.positions), beads, atol=1e-5)

@@ -64,6 +64,29 @@ def test_constrained_sampling_is_cg_consistent_without_projection(fitted):
     assert np.abs(cgmap.map_positions(free.positions) - cg.positions).max() > 1e-3
 
 
+def test_repair_sweeps_replace_only_the_beads_in_close_contact(fitted, monkeypatch):
+    model, (_topology, _ff, cgmap, positions) = fitted
+    assert len(model.clashing_beads(positions)) == 0  # the reference chain is clash-free
+    clashed = positions.copy()
+    seq0, seq2 = model.plan_.sequences[0], model.plan_.sequences[2]
+    clashed[seq2[0]] = clashed[seq0[0]] + np.array([0.3, 0.0, 0.0])  # not bonded: a clash
+    assert {0, 2} <= set(model.clashing_beads(clashed).tolist())
+    cg = Atoms("X3", cgmap.map_positions(positions))
+    model.config.project_to_beads = False
+    model.config.n_repair = 0
+    plain = model(cg, seed=5).positions
+    # one repair round for bead 1, then no contacts left: only bead 1's atoms move
+    none = np.zeros((0, 2), dtype=int)
+    answers = iter([(np.array([1]), none), (np.array([], dtype=int), none)])
+    monkeypatch.setattr(model, "clashing_beads", lambda *args, **kwargs: next(answers))
+    model.config.n_repair = 3
+    repaired = model(cg, seed=5).positions
+    moved = np.flatnonzero(np.abs(repaired - plain).max(axis=1) > 0)
+    assert len(moved) > 0 and set(moved) <= set(model.plan_.sequences[1].tolist())
+    with pytest.raises(StopIteration):  # the loop stopped at the empty answer
+        next(answers)
+
+
 def test_gibbs_step_changes_only_the_atoms_being_replaced(fitted):
     model, (_topology, _ff, cgmap, positions) = fitted
     beads = cgmap.map_positions(positions)

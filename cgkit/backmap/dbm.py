@@ -28,6 +28,7 @@ from cgkit.backmap.forcefield import ForceField, Topology
 from cgkit.backmap.generation import SequenceTensors, rotate_about_z, unroll
 from cgkit.backmap.networks import Critic, Generator, InferenceGenerator, inference_dtype
 from cgkit.backmap.projection import BeadConstraint, project_to_beads
+from cgkit.backmap.relax import backmap_frames
 from cgkit.backmap.repair import conflict_free_groups, contact_beads
 from cgkit.backmap.serialization import (
     forcefield_from_dict,
@@ -339,17 +340,8 @@ class DBMBackmapper:
             Receives the backmapped positions (and cells) via ``append_frames``.
         seed : int or None
         """
-        out = []
-        base = self._cfg.seed if seed is None else seed
-        for i, frame in enumerate(cg_frames):
-            atoms = self.transform(frame, seed=base + i)
-            out.append(atoms)
-            if store is not None:
-                periodic = atoms.pbc.any()
-                store.append_frames(atoms.positions[None],
-                                    cell=atoms.cell.array[None] if periodic else None,
-                                    pbc=atoms.pbc[None] if periodic else None)  # fmt: skip
-        return out
+        return backmap_frames(self.transform, cg_frames, store,
+                              self._cfg.seed if seed is None else seed)  # fmt: skip
 
     # ------------------------------------------------------------------ persistence
     def save(self, path) -> None:

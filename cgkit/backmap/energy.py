@@ -15,20 +15,22 @@ import numpy as np
 import torch
 
 from cgkit.backmap.forcefield import ForceField, Topology
+from cgkit.backmap.nonbonded import lj_pair_energies, lj_pairs, minimum_image, pair_shifts
 
-
-def minimum_image(vectors: torch.Tensor, cell: torch.Tensor | None) -> torch.Tensor:
-    """Wrap displacement vectors ``(..., 3)`` Å to their minimum image in ``cell`` (3, 3).
-
-    Uses fractional rounding, exact for vectors shorter than half the smallest
-    perpendicular cell width (the usual requirement on cutoffs). ``cell=None``: no-op.
-    """
-    if cell is None:
-        return vectors
-    cell = torch.as_tensor(cell, dtype=vectors.dtype, device=vectors.device)
-    frac = vectors @ torch.linalg.inv(cell)
-    frac = frac - torch.round(frac)
-    return frac @ cell
+__all__ = [
+    "EnergyTerms",
+    "ForceFieldEnergy",
+    "angle_energy",
+    "bond_angles",
+    "bond_energy",
+    "dihedral_angles",
+    "improper_dihedral_energy",
+    "lj_pair_energies",
+    "lj_pairs",
+    "minimum_image",
+    "pair_shifts",
+    "proper_dihedral_energy",
+]
 
 
 def _disp(positions, i, j, cell):
@@ -105,76 +107,6 @@ def improper_dihedral_energy(positions, index, xi0, k, cell=None) -> torch.Tenso
     xi = dihedral_angles(positions, index, cell)
     diff = torch.remainder(xi - xi0 + np.pi, 2 * np.pi) - np.pi
     return (0.5 * k * diff**2).sum(-1)
-
-
-def lj_pair_energies(positions, pairs, sigma, epsilon, cell=None, cutoff=None, soft_core=0.0):
-    """Lennard-Jones energy of each listed pair ``4 eps ((s/r)^12 - (s/r)^6)``.
-
-    Parameters
-    ----------
-    positions : Tensor (B, N, 3), Å
-    pairs : LongTensor (P, 2)
-        Non-excluded pairs (build them with :func:`lj_pairs`).
-    sigma, epsilon : Tensor (P,), Å and eV
-    cutoff : float or None
-        Pairs farther apart than ``cutoff`` Å contribute zero (plain truncation).
-    soft_core : float
-        ``alpha`` of the soft core ``r^6 -> r^6 + alpha sigma^6``: overlapping atoms get
-        the finite energy ``4 eps (1/alpha^2 - 1/alpha)``; 0 is the plain potential.
-
-    Returns
-    -------
-    Tensor (B, P), eV
-    """
-    r2 = (_disp(positions, pairs[:, 0], pairs[:, 1], cell) ** 2).sum(-1)
-    if soft_core:
-        sig6 = sigma**6
-        s6 = sig6 / (r2**3 + soft_core * sig6)
-    else:
-        s6 = (sigma**2 / r2) ** 3
-    e = 4 * epsilon * (s6 * s6 - s6)
-    if cutoff is not None:
-        e = torch.where(r2 < cutoff**2, e, torch.zeros_like(e))
-    return e
-
-
-def lj_pairs(positions, excluded, cutoff, cell=None, pbc=None) -> np.ndarray:
-    """Non-excluded atom pairs ``(P, 2)`` with ``i < j`` closer than ``cutoff`` Å.
-
-    Parameters
-    ----------
-    positions : ndarray (N, 3), Å
-    excluded : ndarray (E, 2) of excluded pairs (any order)
-    cutoff : float, Å
-    cell : ndarray (3, 3) or None; pbc : bool or (3,) bools
-    """
-    from itertools import product
-
-    from scipy.spatial import cKDTree
-
-    positions = np.asarray(positions, dtype=float)
-    n = len(positions)
-    if cell is None:
-        i, j = cKDTree(positions).query_pairs(cutoff, output_type="ndarray").T
-    else:
-        cell = np.asarray(cell, dtype=float)
-        periodic = np.broadcast_to(np.asarray(True if pbc is None else pbc, dtype=bool), (3,))
-        frac = positions @ np.linalg.inv(cell)
-        frac[:, periodic] %= 1.0
-        wrapped = frac @ cell
-        ranges = [(-1, 0, 1) if p else (0,) for p in periodic]
-        shifts = np.array(list(product(*ranges)), dtype=float) @ cell
-        images = (wrapped[None] + shifts[:, None]).reshape(-1, 3)
-        coo = cKDTree(wrapped).sparse_distance_matrix(
-            cKDTree(images), cutoff, output_type="coo_matrix"
-        )
-        i, j = coo.row, coo.col % n
-    keep = i < j
-    pair_key = np.unique(i[keep].astype(np.int64) * n + j[keep])
-    if len(excluded):
-        ex = np.sort(np.asarray(excluded, dtype=np.int64), axis=1)
-        pair_key = np.setdiff1d(pair_key, ex[:, 0] * n + ex[:, 1], assume_unique=False)
-    return np.stack([pair_key // n, pair_key % n], axis=1).astype(int)
 
 
 @dataclass
@@ -263,8 +195,22 @@ class ForceFieldEnergy(torch.nn.Module):
         pos = positions.detach().cpu().numpy() if torch.is_tensor(positions) else positions
         return torch.as_tensor(lj_pairs(pos, self.excluded, self.cutoff, cell, pbc))
 
+    def pair_parameters(self, pairs) -> tuple[torch.Tensor, torch.Tensor]:
+        """Combined LJ sigma (Å) and epsilon (eV), each (P,), of ``pairs`` (P, 2): arithmetic
+        and geometric means. The values of the last list are kept, so that a Verlet list
+        pays for the gathers once per rebuild rather than once per evaluation."""
+        t = self.terms
+        cached = getattr(self, "_pair_cache", None)
+        if cached is not None and cached[0] is pairs and cached[1] is t.sigma:
+            return cached[2]
+        sig = 0.5 * (t.sigma[pairs[:, 0]] + t.sigma[pairs[:, 1]])
+        eps = torch.sqrt(t.epsilon[pairs[:, 0]] * t.epsilon[pairs[:, 1]])
+        if not (sig.requires_grad or eps.requires_grad):
+            self._pair_cache = (pairs, t.sigma, (sig, eps))
+        return sig, eps
+
     def components(
-        self, positions, cell=None, pairs=None, soft_core=0.0
+        self, positions, cell=None, pairs=None, soft_core=0.0, shifts=None
     ) -> dict[str, torch.Tensor]:
         """Energy per term kind, each (B,) eV.
 
@@ -276,15 +222,17 @@ class ForceFieldEnergy(torch.nn.Module):
             LJ pair list; by default built from the first configuration.
         soft_core : float
             Soft-core ``alpha`` of the LJ term (see :func:`lj_pair_energies`; 0: plain).
+        shifts : Tensor (P, 3) Å or None
+            Fixed periodic images of the LJ pairs (:func:`pair_shifts`) instead of the
+            minimum image.
         """
         t = self.terms
         pos = positions if positions.ndim == 3 else positions[None]
         cell_t = None if cell is None else torch.as_tensor(np.asarray(cell), dtype=pos.dtype)
         if pairs is None:
             pairs = self.pairs(pos[0], None if cell is None else np.asarray(cell))
-        sig = 0.5 * (t.sigma[pairs[:, 0]] + t.sigma[pairs[:, 1]])
-        eps = torch.sqrt(t.epsilon[pairs[:, 0]] * t.epsilon[pairs[:, 1]])
-        lj = lj_pair_energies(pos, pairs, sig, eps, cell_t, self.cutoff, soft_core).sum(-1)
+        sig, eps = self.pair_parameters(pairs)
+        lj = lj_pair_energies(pos, pairs, sig, eps, cell_t, self.cutoff, soft_core, shifts)
         return {
             "bond": bond_energy(pos, t.bonds, t.b0, t.kb, cell_t),
             "angle": angle_energy(pos, t.angles, t.theta0, t.k_angle, cell_t),
@@ -292,9 +240,9 @@ class ForceFieldEnergy(torch.nn.Module):
                 pos, t.propers, t.phi_s, t.k_proper, t.n_proper, cell_t
             ),
             "improper": improper_dihedral_energy(pos, t.impropers, t.xi0, t.k_improper, cell_t),
-            "lj": lj,
+            "lj": lj.sum(-1),
         }
 
-    def forward(self, positions, cell=None, pairs=None, soft_core=0.0) -> torch.Tensor:
+    def forward(self, positions, cell=None, pairs=None, soft_core=0.0, shifts=None):
         """Total energy (B,) eV of configurations (B, N, 3) Å (see :meth:`components`)."""
-        return sum(self.components(positions, cell, pairs, soft_core).values())
+        return sum(self.components(positions, cell, pairs, soft_core, shifts).values())

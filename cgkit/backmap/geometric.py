@@ -1,94 +1,20 @@
 """Geometric baseline backmapper: atoms at their bead plus noise, then energy minimisation.
 
-The torch force field of :mod:`cgkit.backmap.energy` is wrapped in an ASE calculator;
-minimisation runs in stages: bonded terms only (L-BFGS), then Lennard-Jones with a soft
-core that hardens step by step, then the plain LJ (FIRE, robust to the steep repulsion),
-so the initial overlaps of atoms piled onto their beads do not blow up the LJ term. Each
-stage runs to convergence (``fmax``) or its step budget.
+The minimisation is a :class:`~cgkit.backmap.relax.ForceFieldRelaxer` in stages: bonded
+terms only (L-BFGS), then Lennard-Jones with a soft core that hardens step by step, then
+the plain LJ (FIRE, robust to the steep repulsion), so the initial overlaps of atoms piled
+onto their beads do not blow up the LJ term. Each stage runs to convergence (``fmax``) or
+its step budget.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import torch
 from ase import Atoms
-from ase.calculators.calculator import Calculator, all_changes
 
-from cgkit.backmap.energy import ForceFieldEnergy, minimum_image
-from cgkit.backmap.projection import project_to_beads
+from cgkit.backmap.relax import ForceFieldCalculator, ForceFieldRelaxer, RelaxStage
 
-
-class ForceFieldCalculator(Calculator):
-    """ASE calculator for a :class:`ForceFieldEnergy` (eV, eV/Å).
-
-    Parameters
-    ----------
-    energy : ForceFieldEnergy
-    lj : bool
-        Include Lennard-Jones (False: bonded terms only).
-    soft_core : float
-        Soft-core ``alpha`` of the LJ term (0: plain LJ; see
-        :func:`~cgkit.backmap.energy.lj_pair_energies`).
-    skin : float
-        Verlet skin in Å: the LJ pair list is built at ``cutoff + skin`` and rebuilt when
-        an atom has moved more than ``skin / 2``.
-    restraint : (cgmap, bead_positions (M, 3) Å, k eV/Å^2) or None
-        Adds ``k/2 sum_I |sum_i W_Ii mic(r_i - R_I)|^2`` pulling the mapped atoms onto the
-        beads (minimum image, so atoms may sit at any periodic image).
-    """
-
-    implemented_properties = ["energy", "forces"]
-
-    def __init__(self, energy: ForceFieldEnergy, lj: bool = True, skin: float = 2.0,
-                 restraint=None, soft_core: float = 0.0, **kwargs):  # fmt: skip
-        super().__init__(**kwargs)
-        self.energy_model, self.lj, self.skin = energy, lj, skin
-        self.soft_core = float(soft_core)
-        self._pairs, self._anchor = None, None
-        self.restraint = None
-        if restraint is not None:
-            cgmap, beads, k = restraint
-            coo = cgmap.sparse_weights.tocoo()
-            self.restraint = (
-                torch.as_tensor(coo.row, dtype=torch.long),
-                torch.as_tensor(coo.col, dtype=torch.long),
-                torch.as_tensor(coo.data),
-                torch.as_tensor(np.asarray(beads, dtype=float)),
-                float(k),
-            )
-
-    def _restraint_energy(self, positions, cell):
-        rows, cols, weights, beads, k = self.restraint
-        steps = minimum_image(positions[cols] - beads[rows].to(positions.dtype), cell)
-        residual = torch.zeros_like(beads, dtype=positions.dtype)
-        residual = residual.index_add(0, rows, weights.to(positions.dtype)[:, None] * steps)
-        return 0.5 * k * (residual**2).sum()
-
-    def _pair_list(self, atoms):
-        if not self.lj:
-            return torch.zeros((0, 2), dtype=torch.long)
-        moved = np.inf if self._anchor is None else np.abs(atoms.positions - self._anchor).max()
-        if moved > 0.5 * self.skin:
-            from cgkit.backmap.energy import lj_pairs
-
-            cell = atoms.cell.array if atoms.pbc.any() else None
-            cutoff = self.energy_model.cutoff + self.skin
-            pairs = lj_pairs(atoms.positions, self.energy_model.excluded, cutoff, cell, atoms.pbc)
-            self._pairs, self._anchor = torch.as_tensor(pairs), atoms.positions.copy()
-        return self._pairs
-
-    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
-        super().calculate(atoms, properties, system_changes)
-        dtype = self.energy_model.terms.b0.dtype
-        positions = torch.tensor(self.atoms.positions, dtype=dtype, requires_grad=True)
-        cell = self.atoms.cell.array if self.atoms.pbc.any() else None
-        energy = self.energy_model(positions, cell=cell, pairs=self._pair_list(self.atoms),
-                                   soft_core=self.soft_core)  # fmt: skip
-        if self.restraint is not None:
-            cell_t = None if cell is None else torch.as_tensor(cell, dtype=dtype)
-            energy = energy + self._restraint_energy(positions, cell_t)
-        (grad,) = torch.autograd.grad(energy.sum(), positions)
-        self.results = {"energy": float(energy.detach()), "forces": -grad.numpy().astype(float)}
+__all__ = ["ForceFieldCalculator", "GeometricBackmapper"]
 
 
 class GeometricBackmapper:
@@ -138,8 +64,6 @@ class GeometricBackmapper:
 
     def transform(self, cg_atoms, seed=None) -> Atoms:
         """Backmap one CG configuration (M beads, Å) to a new ``ase.Atoms`` of N atoms."""
-        from ase.optimize import FIRE, LBFGS
-
         from cgkit.backmap.dbm import atom_to_bead_from_map
 
         owner = self.atom_to_bead
@@ -157,24 +81,21 @@ class GeometricBackmapper:
         atoms = Atoms(self.topology.symbols, positions, cell=cg_atoms.cell.copy(),
                       pbc=cg_atoms.pbc.copy())  # fmt: skip
         atoms.set_masses([self.forcefield.atom_types[t].mass for t in types])
-        energy = ForceFieldEnergy.from_topology(self.topology, self.forcefield, self.lj_cutoff,
-                                                dtype=torch.float64)  # fmt: skip
-        energy.terms.kb = energy.terms.kb * self.bond_stiffness
-        restraint = (self.cgmap, beads, self.restraint_k) if self.restraint_k > 0 else None
+        atoms.set_array("atomtypes", np.array(types))
+        return self.relaxer().relax(atoms, beads)
+
+    def relaxer(self) -> ForceFieldRelaxer:
+        """The staged minimisation: bonded terms (L-BFGS), soft-core LJ stages, plain LJ."""
+        from ase.optimize import FIRE, LBFGS
+
         bonded = LBFGS if self.bonded_optimizer is None else self.bonded_optimizer
         with_lj = FIRE if self.lj_optimizer is None else self.lj_optimizer
-        stages = [(bonded, False, 0.0, self.bonded_steps)]
-        stages += [(with_lj, True, alpha, self.soft_steps) for alpha in self.soft_cores]
-        stages += [(with_lj, True, 0.0, self.full_steps)]
-        for optimizer, lj, soft_core, steps in stages:
-            if steps > 0:
-                atoms.calc = ForceFieldCalculator(energy, lj=lj, restraint=restraint,
-                                                  soft_core=soft_core)  # fmt: skip
-                optimizer(atoms, logfile=None).run(fmax=self.fmax, steps=steps)
-        cell = cg_atoms.cell.array if cg_atoms.pbc.any() else None
-        atoms.calc = None
-        atoms.positions = project_to_beads(atoms.positions, self.cgmap, beads, cell)
-        atoms.set_array("atomtypes", np.array(types))
-        return atoms
+        stages = [RelaxStage(bonded, self.bonded_steps, lj=False)]
+        stages += [RelaxStage(with_lj, self.soft_steps, True, alpha) for alpha in self.soft_cores]
+        stages += [RelaxStage(with_lj, self.full_steps, True, 0.0)]
+        return ForceFieldRelaxer(self.forcefield, self.topology, self.cgmap, stages,
+                                 fmax=self.fmax, restraint_k=self.restraint_k,
+                                 bond_stiffness=self.bond_stiffness,
+                                 lj_cutoff=self.lj_cutoff)  # fmt: skip
 
     __call__ = transform

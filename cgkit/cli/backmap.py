@@ -63,6 +63,9 @@ def register(subparsers) -> None:
     apply.add_argument("--n-candidates", type=int, default=None)
     apply.add_argument("--n-repair", type=int, default=None,
                        help="repair sweeps over beads left in close contact (0: none)")  # fmt: skip
+    apply.add_argument("--relax-steps", type=int, default=0,
+                       help="dbm: then N L-BFGS steps of the force field restrained to the "
+                            "beads (0: DBM alone)")  # fmt: skip
     apply.add_argument(
         "--inference-dtype",
         choices=("auto", "float32", "bfloat16"),  # = networks.INFERENCE_DTYPES (no torch here)
@@ -142,7 +145,7 @@ def run_apply(args: argparse.Namespace) -> int:
     from ase.io import write
     from tqdm.auto import tqdm
 
-    from cgkit.backmap import DBMBackmapper
+    from cgkit.backmap import DBMBackmapper, ForceFieldRelaxer, RelaxedBackmapper, RelaxStage
 
     if args.method == "temporal-vae":
         from cgkit.cli._backmap_temporal import run_apply as run_temporal
@@ -157,12 +160,18 @@ def run_apply(args: argparse.Namespace) -> int:
         model.config.inference_dtype = args.inference_dtype
     if args.n_repair is not None:
         model.config.n_repair = args.n_repair
+    backmapper = model
+    if args.relax_steps > 0:
+        relaxer = ForceFieldRelaxer(model.forcefield, model.topology_, model.cgmap_,
+                                    [RelaxStage("lbfgs", args.relax_steps)],
+                                    bond_stiffness=model.config.bond_stiffness)  # fmt: skip
+        backmapper = RelaxedBackmapper(model, relaxer)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     frames = _read_frames(args.cg)
     suffix = {"extxyz": "xyz", "gromacs": "gro"}.get(args.format, args.format)
     for i, cg in enumerate(tqdm(frames, desc="backmapping", disable=args.no_progress)):
-        atoms = model.transform(cg, seed=args.seed + i)
+        atoms = backmapper.transform(cg, seed=args.seed + i)
         write(out / f"{Path(args.cg[i]).stem}_aa.{suffix}", atoms, format=args.format)
     print(f"wrote {len(frames)} all-atom frames to {out}")
     return 0

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from ase import Atoms
 from ase.io import read, write
 
+from cgkit.backmap.energy import ForceFieldEnergy
 from cgkit.cli import main
 
 
@@ -40,6 +42,18 @@ def test_train_then_apply(chain_files, chain_system, tmp_path, rng):
     result = read(out / "cg_aa.xyz")
     assert len(result) == topology.n_atoms
     assert np.allclose(cgmap.map_positions(result.positions), beads, atol=1e-5)
+    # --relax-steps: the same DBM structure, then minimised onto the same beads
+    relaxed_out = tmp_path / "relaxed"
+    assert main(["backmap", "apply", str(model), "--cg", str(cg_path), "-o", str(relaxed_out),
+                 "--n-gibbs", "1", "--n-candidates", "1", "--inference-dtype", "bfloat16",
+                 "--n-repair", "2", "--relax-steps", "100", "--no-progress"]) == 0  # fmt: skip
+    relaxed = read(relaxed_out / "cg_aa.xyz")
+    assert np.allclose(cgmap.map_positions(relaxed.positions), beads, atol=1e-5)
+    energy = ForceFieldEnergy.from_topology(topology, _ff, cutoff=6.0, dtype=torch.float64)
+    energy.terms.kb = energy.terms.kb * 100.0
+    assert float(energy(torch.tensor(relaxed.positions))) < float(
+        energy(torch.tensor(result.positions))
+    )
 
 
 def test_user_errors_exit_2(chain_files, tmp_path, capsys):

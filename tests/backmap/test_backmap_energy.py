@@ -12,6 +12,7 @@ from cgkit.backmap.energy import (
     dihedral_angles,
     lj_pairs,
     minimum_image,
+    pair_shifts,
 )
 
 CELL = np.array([[9.0, 0.0, 0.0], [2.5, 8.0, 0.0], [1.0, -1.5, 9.5]])
@@ -47,6 +48,29 @@ def test_forces_match_finite_differences_in_triclinic_box(chain_system, rng):
                 - float(energy(torch.tensor(minus), cell=CELL, pairs=pairs))
             ) / (2 * h)
             assert float(grad[atom, d]) == pytest.approx(fd, rel=1e-5, abs=1e-7)
+
+
+@pytest.mark.parametrize("soft_core", [0.0, 0.3])
+def test_verlet_shifts_with_analytic_gradient_equal_the_minimum_image(chain_system, rng,
+                                                                     soft_core):  # fmt: skip
+    """The fixed-image pair path (analytic backward) gives the minimum-image energies
+    and gradients, also after atoms have moved and on a second backward pass."""
+    topology, ff, _cgmap, positions = chain_system
+    energy = ForceFieldEnergy.from_topology(topology, ff, cutoff=3.8, dtype=torch.float64)
+    start = _wrapped(positions + rng.normal(scale=0.08, size=positions.shape) + [7.5, 6.0, 8.8])
+    pairs = energy.pairs(start, CELL)
+    shifts = torch.as_tensor(pair_shifts(start, pairs, CELL))
+    moved = start + rng.normal(scale=0.1, size=start.shape)  # within a Verlet skin
+    results = []
+    for kwargs in ({"cell": CELL}, {"cell": CELL, "shifts": shifts}):
+        x = torch.tensor(moved[None].repeat(2, 0), requires_grad=True)  # batch of 2
+        e = energy(x, pairs=pairs, soft_core=soft_core, **kwargs)
+        (grad,) = torch.autograd.grad((e * torch.tensor([1.0, 2.0])).sum(), x)
+        results.append((e.detach(), grad))
+    (e_mic, g_mic), (e_shift, g_shift) = results
+    assert torch.allclose(e_shift, e_mic, rtol=1e-12, atol=1e-12)
+    assert torch.allclose(g_shift, g_mic, rtol=1e-10, atol=1e-12)
+    assert float(g_mic.abs().max()) > 0.1
 
 
 def test_bonded_terms_agree_with_hand_calculation(chain_system):
@@ -104,6 +128,28 @@ def test_pair_list_matches_brute_force(rng):
     i, j = np.nonzero(np.triu(best < 3.0, k=1))
     expected = {(a, b) for a, b in zip(i.tolist(), j.tolist(), strict=True)} - {(0, 1)}
     assert {tuple(p) for p in pairs.tolist()} == expected
+
+
+@pytest.mark.parametrize("cutoff", [3.5, 4.5])
+@pytest.mark.parametrize("pbc", [(True, True, True), (True, False, True)])
+def test_pair_list_of_unwrapped_atoms_matches_brute_force(rng, pbc, cutoff):
+    """Atoms outside the cell (unwrapped trajectories), non-periodic directions, and a
+    cutoff above half the cell width (4.5 Å > 3.95 Å: pairs still listed once)."""
+    periodic = np.array(pbc)
+    positions = rng.uniform(0, 1, size=(80, 3)) @ CELL
+    positions += rng.integers(-2, 3, size=(80, 3)) * periodic @ CELL  # other images
+    excluded = np.array([[5, 2], [7, 9], [0, 1]])
+    pairs = lj_pairs(positions, excluded, cutoff, CELL, pbc)
+    frac = (positions[None] - positions[:, None]) @ np.linalg.inv(CELL)
+    frac[..., periodic] -= np.round(frac[..., periodic])  # nearest image per direction
+    best = np.full(frac.shape[:2], np.inf)
+    ranges = [(-1, 0, 1) if p else (0,) for p in pbc]
+    for shift in np.array(np.meshgrid(*ranges)).reshape(3, -1).T:
+        best = np.minimum(best, np.linalg.norm((frac + shift) @ CELL, axis=-1))
+    i, j = np.nonzero(np.triu(best < cutoff, k=1))
+    expected = {(a, b) for a, b in zip(i.tolist(), j.tolist(), strict=True)}
+    assert sorted(map(tuple, pairs.tolist())) == sorted(expected - {(2, 5), (7, 9), (0, 1)})
+    assert len(expected) > 50
 
 
 def test_sps_reference_energy_finite_and_bonds_by_hand(sps_dir):

@@ -14,6 +14,7 @@ import torch
 
 from cgkit._divergence import js_divergence as _js_divergence
 from cgkit.backmap.energy import bond_angles, dihedral_angles, lj_pair_energies, lj_pairs
+from cgkit.mapping.pbc import minimum_image
 
 
 def _cell(atoms):
@@ -88,11 +89,16 @@ def close_contact_pairs(positions, sigma, excluded, factor: float = 0.7, cell=No
     positions, sigma = np.asarray(positions, dtype=float), np.asarray(sigma, dtype=float)
     pairs = lj_pairs(positions, excluded, factor * sigma.max(), cell, pbc)
     i, j = pairs[:, 0], pairs[:, 1]
-    d = positions[j] - positions[i]
-    if cell is not None:
-        frac = d @ np.linalg.inv(cell)
-        d = (frac - np.round(frac)) @ cell
+    d = _shortest(positions[j] - positions[i], cell, pbc)
     return pairs[np.linalg.norm(d, axis=1) < factor * 0.5 * (sigma[i] + sigma[j])]
+
+
+def _shortest(displacements, cell, pbc=None):
+    """Shortest periodic images (K, 3) Å (exact in skewed cells, periodic axes only)."""
+    if cell is None or not len(displacements):
+        return displacements
+    pbc = True if pbc is None else pbc
+    return minimum_image(displacements[None], np.asarray(cell, dtype=float), pbc)[0]
 
 
 def close_contacts(atoms, topology, forcefield, factor: float = 0.7) -> int:
@@ -113,11 +119,8 @@ def nonbonded_rdf(atoms, topology, types=("C", "C_AR"), r_max=10.0, n_bins=100):
     pairs = _pairs(atoms, topology, r_max)
     chosen = np.isin(np.asarray(topology.atom_types), list(types))
     pairs = pairs[chosen[pairs[:, 0]] & chosen[pairs[:, 1]]]
-    d = atoms.positions[pairs[:, 1]] - atoms.positions[pairs[:, 0]]
     cell = _cell(atoms)
-    if cell is not None:
-        frac = d @ np.linalg.inv(cell)
-        d = (frac - np.round(frac)) @ cell
+    d = _shortest(atoms.positions[pairs[:, 1]] - atoms.positions[pairs[:, 0]], cell, atoms.pbc)
     edges = np.linspace(0.0, r_max, n_bins + 1)
     counts, _ = np.histogram(np.linalg.norm(d, axis=1), edges)
     n = int(chosen.sum())

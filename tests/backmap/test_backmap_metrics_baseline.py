@@ -11,6 +11,7 @@ from cgkit.backmap.energy import ForceFieldEnergy
 from cgkit.backmap.forcefield import Topology
 from cgkit.backmap.geometric import ForceFieldCalculator, GeometricBackmapper
 from cgkit.backmap.metrics import (
+    close_contact_pairs,
     close_contacts,
     js_divergence,
     nonbonded_rdf,
@@ -66,6 +67,20 @@ def test_close_contacts_and_per_molecule_lj(chain_system):
     total = ForceFieldEnergy.from_topology(two, ff, cutoff=20.0, dtype=torch.float64)
     lj = float(total.components(torch.tensor(both.positions))["lj"])
     assert per_chain.sum() == pytest.approx(lj) and per_chain[0] == pytest.approx(per_chain[1])
+
+
+def test_close_contacts_use_the_shortest_image_in_a_skewed_cell():
+    """Rounding fractional coordinates gives a 7.3 Å image here; the shortest is 1.52 Å."""
+    cell = np.array([[10.0, 0.0, 0.0], [7.0, 3.0, 0.0], [0.0, 0.0, 10.0]])
+    first = np.array([1.0, 0.5, 5.0])
+    positions = np.stack([first, first + [-3.128, 4.518, 0.0]])
+    sigma = np.array([3.0, 3.0])
+    pairs = close_contact_pairs(positions, sigma, np.zeros((0, 2), int), 0.7, cell)
+    assert pairs.tolist() == [[0, 1]]
+    # not periodic along b: the atoms are 5.5 Å apart
+    flat = close_contact_pairs(positions, sigma, np.zeros((0, 2), int), 0.7, cell,
+                               (True, False, True))  # fmt: skip
+    assert len(flat) == 0
 
 
 def test_rdf_of_uncorrelated_points_is_one(rng):

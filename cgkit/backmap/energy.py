@@ -15,7 +15,13 @@ import numpy as np
 import torch
 
 from cgkit.backmap.forcefield import ForceField, Topology
-from cgkit.backmap.nonbonded import lj_pair_energies, lj_pairs, minimum_image, pair_shifts
+from cgkit.backmap.nonbonded import (
+    _rows,
+    lj_pair_energies,
+    lj_pairs,
+    minimum_image,
+    pair_shifts,
+)
 
 __all__ = [
     "EnergyTerms",
@@ -34,7 +40,7 @@ __all__ = [
 
 
 def _disp(positions, i, j, cell):
-    return minimum_image(positions[:, j] - positions[:, i], cell)
+    return minimum_image(_rows(positions, j) - _rows(positions, i), cell)
 
 
 def bond_energy(positions, index, b0, kb, cell=None) -> torch.Tensor:

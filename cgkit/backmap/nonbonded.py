@@ -28,8 +28,19 @@ def minimum_image(vectors: torch.Tensor, cell: torch.Tensor | None) -> torch.Ten
     return frac @ cell
 
 
+def _rows(positions, index):
+    """``positions[:, index]`` (B, K, 3) via ``index_select`` on the (B N, 3) rows: on the
+    CPU several times faster than advanced indexing on dim 1, forward and backward."""
+    n_batch, n_atoms = positions.shape[:2]
+    if n_batch == 1:
+        return positions[0].index_select(0, index)[None]
+    offsets = torch.arange(n_batch, device=positions.device)[:, None] * n_atoms
+    rows = positions.reshape(-1, 3).index_select(0, (index + offsets).reshape(-1))
+    return rows.view(n_batch, -1, 3)
+
+
 def _disp(positions, i, j, cell):
-    return minimum_image(positions[:, j] - positions[:, i], cell)
+    return minimum_image(_rows(positions, j) - _rows(positions, i), cell)
 
 
 def lj_pair_energies(positions, pairs, sigma, epsilon, cell=None, cutoff=None, soft_core=0.0,
@@ -62,7 +73,7 @@ def lj_pair_energies(positions, pairs, sigma, epsilon, cell=None, cutoff=None, s
     if shifts is None:
         disp = _disp(positions, pairs[:, 0], pairs[:, 1], cell)
     else:
-        disp = positions[:, pairs[:, 1]] - positions[:, pairs[:, 0]] + shifts
+        disp = _rows(positions, pairs[:, 1]) - _rows(positions, pairs[:, 0]) + shifts
     r2 = (disp**2).sum(-1)
     if soft_core:
         sig6 = sigma**6

@@ -18,8 +18,9 @@ import torch
 from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
 
-from cgkit.backmap.energy import ForceFieldEnergy, lj_pairs, minimum_image, pair_shifts
+from cgkit.backmap.energy import ForceFieldEnergy, lj_pairs, pair_shifts
 from cgkit.backmap.projection import project_to_beads
+from cgkit.mapping.pbc import make_whole, minimum_image
 
 
 class ForceFieldCalculator(Calculator):
@@ -39,14 +40,19 @@ class ForceFieldCalculator(Calculator):
     restraint : (cgmap, bead_positions (M, 3) Å, k eV/Å^2) or None
         Adds ``k/2 sum_I |sum_i W_Ii mic(r_i - R_I)|^2`` pulling the mapped atoms onto the
         beads (minimum image, so atoms may sit at any periodic image).
+    whole : bool
+        The molecules are whole (every bond joins atoms of the same image, e.g. after
+        :func:`cgkit.mapping.pbc.make_whole`): the bonded terms then skip the minimum image.
     """
 
     implemented_properties = ["energy", "forces"]
 
     def __init__(self, energy: ForceFieldEnergy, lj: bool = True, skin: float = 2.0,
-                 restraint=None, soft_core: float = 0.0, **kwargs):  # fmt: skip
+                 restraint=None, soft_core: float = 0.0, whole: bool = False,
+                 **kwargs):  # fmt: skip
         super().__init__(**kwargs)
         self.energy_model, self.lj, self.skin = energy, lj, skin
+        self.whole = whole
         self.soft_core = float(soft_core)
         self._pairs, self._anchor = None, None
         self.restraint = None
@@ -61,42 +67,50 @@ class ForceFieldCalculator(Calculator):
                 float(k),
             )
 
-    def _restraint_energy(self, positions, cell):
+    def _restraint_energy(self, positions):
         rows, cols, weights, beads, k = self.restraint
-        steps = minimum_image(positions[cols] - beads[rows].to(positions.dtype), cell)
-        residual = torch.zeros_like(beads, dtype=positions.dtype)
-        residual = residual.index_add(0, rows, weights.to(positions.dtype)[:, None] * steps)
+        dtype = positions.dtype
+        steps = positions.index_select(0, cols) - beads[rows].to(dtype) + self._restraint_shifts
+        residual = torch.zeros_like(beads, dtype=dtype)
+        residual = residual.index_add(0, rows, weights.to(dtype)[:, None] * steps)
         return 0.5 * k * (residual**2).sum()
 
-    def _pair_list(self, atoms):
-        """Verlet list (P, 2) and the periodic image shift (P, 3) Å of each pair, rebuilt
-        once an atom has moved more than half the skin."""
-        if not self.lj:
-            return torch.zeros((0, 2), dtype=torch.long), None
+    def _refresh(self, atoms):
+        """Rebuild the Verlet list (P, 2) with the periodic image shift (P, 3) Å of each
+        pair, and the image of every atom relative to its beads, once an atom has moved
+        more than half the skin since the last build."""
         moved = np.inf
         if self._anchor is not None:
             moved = np.linalg.norm(atoms.positions - self._anchor, axis=1).max()
-        if moved > 0.5 * self.skin:
-            cell = atoms.cell.array if atoms.pbc.any() else None
+        if moved <= 0.5 * self.skin:
+            return
+        cell = atoms.cell.array if atoms.pbc.any() else None
+        dtype = self.energy_model.terms.b0.dtype
+        self._pairs = (torch.zeros((0, 2), dtype=torch.long), None)
+        if self.lj:
             cutoff = self.energy_model.cutoff + self.skin
             pairs = lj_pairs(atoms.positions, self.energy_model.excluded, cutoff, cell, atoms.pbc)
             shifts = pair_shifts(atoms.positions, pairs, cell)
-            dtype = self.energy_model.terms.b0.dtype
             self._pairs = (torch.as_tensor(pairs), torch.as_tensor(shifts, dtype=dtype))
-            self._anchor = atoms.positions.copy()
-        return self._pairs
+        if self.restraint is not None:
+            rows, cols, _weights, beads, _k = self.restraint
+            steps = atoms.positions[cols.numpy()] - beads[rows].numpy()
+            shortest = steps if cell is None else minimum_image(steps[None], cell, atoms.pbc)[0]
+            self._restraint_shifts = torch.as_tensor(shortest - steps, dtype=dtype)
+        self._anchor = atoms.positions.copy()
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
         dtype = self.energy_model.terms.b0.dtype
         positions = torch.tensor(self.atoms.positions, dtype=dtype, requires_grad=True)
         cell = self.atoms.cell.array if self.atoms.pbc.any() else None
-        pairs, shifts = self._pair_list(self.atoms)
-        energy = self.energy_model(positions, cell=cell, pairs=pairs, soft_core=self.soft_core,
-                                   shifts=shifts)  # fmt: skip
+        self._refresh(self.atoms)
+        pairs, shifts = self._pairs  # the LJ pairs carry their periodic images
+        bonded_cell = None if self.whole else cell
+        energy = self.energy_model(positions, cell=bonded_cell, pairs=pairs,
+                                   soft_core=self.soft_core, shifts=shifts)  # fmt: skip
         if self.restraint is not None:
-            cell_t = None if cell is None else torch.as_tensor(cell, dtype=dtype)
-            energy = energy + self._restraint_energy(positions, cell_t)
+            energy = energy + self._restraint_energy(positions)
         (grad,) = torch.autograd.grad(energy.sum(), positions)
         self.results = {"energy": float(energy.detach()), "forces": -grad.numpy().astype(float)}
 
@@ -190,7 +204,8 @@ class ForceFieldRelaxer:
         -------
         ase.Atoms
             New object with the same symbols, masses, arrays (e.g. ``atomtypes``), cell
-            and pbc, and no calculator.
+            and pbc, and no calculator; periodic molecules come out whole (each atom at
+            the image of its bonded neighbours).
         """
         if len(atoms) != self.topology.n_atoms:
             raise ValueError(f"structure has {len(atoms)} atoms, the topology "
@@ -206,11 +221,15 @@ class ForceFieldRelaxer:
             if self.restraint_k > 0:
                 restraint = (self.cgmap, bead_positions, self.restraint_k)
         out = atoms.copy()
+        if out.pbc.any():  # whole molecules: the bonded terms need no minimum image
+            out.positions = make_whole(out.positions, out.cell.array, self.topology.bonds,
+                                       out.pbc)  # fmt: skip
         energy = self.energy_model()
         for stage in self.stages:
             if stage.steps > 0:
                 out.calc = ForceFieldCalculator(energy, lj=stage.lj, restraint=restraint,
-                                                soft_core=stage.soft_core)  # fmt: skip
+                                                soft_core=stage.soft_core,
+                                                whole=True)  # fmt: skip
                 optimizer = _optimizer_class(stage.optimizer)
                 optimizer(out, logfile=None).run(fmax=self.fmax, steps=stage.steps)
         out.calc = None

@@ -60,6 +60,27 @@ def test_relax_lowers_the_energy_keeps_the_mapping_and_leaves_the_input(chain_sy
     assert np.allclose([out.get_distance(i, j) for i, j in cc], 1.53, atol=0.05)
 
 
+def test_a_molecule_split_by_the_cell_relaxes_as_if_whole(chain_system):
+    """Wrapping atoms into a triclinic cell changes nothing but their images: the result
+    equals the relaxation of the whole chain, and comes out whole."""
+    torch.set_num_threads(1)
+    topology, ff, cgmap, positions = chain_system
+    cell = np.array([[14.0, 0.0, 0.0], [3.0, 13.0, 0.0], [1.0, -2.0, 12.0]])
+    noisy = positions + np.random.default_rng(5).normal(scale=0.2, size=positions.shape)
+    whole = noisy + [12.5, 6.0, 11.5]  # straddles the faces once wrapped
+    frac = whole @ np.linalg.inv(cell)
+    wrapped = (frac % 1.0) @ cell
+    assert np.abs(wrapped - whole).max() > 5.0
+    relaxer = ForceFieldRelaxer(ff, topology, cgmap, [RelaxStage("lbfgs", 100)])
+    beads = cgmap.map_positions(whole)
+    from_whole = relaxer(_structure(topology, whole, cell), beads)
+    from_wrapped = relaxer(_structure(topology, wrapped, cell), beads)
+    assert np.allclose(from_wrapped.positions, from_whole.positions, atol=1e-6)
+    bonds = np.asarray(topology.bonds)
+    lengths = np.linalg.norm(np.diff(from_wrapped.positions[bonds], axis=1)[:, 0], axis=1)
+    assert lengths.max() < 2.0  # no bond spans the cell
+
+
 def test_stages_run_in_order_and_empty_stages_change_nothing(chain_system):
     topology, ff, cgmap, positions = chain_system
     start = _structure(topology, positions + 0.1)

@@ -19,6 +19,7 @@ from dataclasses import asdict
 import numpy as np
 import torch
 from ase import Atoms
+from threadpoolctl import threadpool_limits
 
 from cgkit._version import __version__
 from cgkit.backmap.batch import EnvironmentBuilder
@@ -300,6 +301,19 @@ class DBMBackmapper:
         cell = cg_atoms.cell.array.copy() if cg_atoms.pbc.any() else None
         rng = np.random.default_rng(cfg.seed if seed is None else seed)
         noise = torch.Generator(device=self.device).manual_seed(int(rng.integers(2**31)))
+        # numpy's BLAS threads spin between the (small) numpy calls and take the cores from
+        # torch's convolutions: one BLAS thread is ~10 % faster per sPS frame on 2 cores
+        with threadpool_limits(limits=1, user_api="blas"):
+            positions = self._sample(bead_positions, cell, rng, noise)
+        if cfg.project_to_beads:
+            positions = project_to_beads(positions, self.cgmap_, bead_positions, cell)
+        return self._atoms(positions, cg_atoms)
+
+    __call__ = transform
+
+    def _sample(self, bead_positions, cell, rng, noise) -> np.ndarray:
+        """Forward pass, Gibbs sweeps and repair sweeps; positions (N, 3) Å."""
+        cfg = self._cfg
         n_atoms = self.topology_.n_atoms
         positions, placed = np.zeros((n_atoms, 3)), np.zeros(n_atoms, dtype=bool)
         for beads in self.plan_.steps:
@@ -316,11 +330,7 @@ class DBMBackmapper:
             for group in conflict_free_groups(flagged, bead_pairs, self.builder_.bead_neighbours):
                 self.place_beads(group, positions, placed, bead_positions, cell, True, rng,
                                  noise, n_candidates=cfg.repair_candidates)  # fmt: skip
-        if cfg.project_to_beads:
-            positions = project_to_beads(positions, self.cgmap_, bead_positions, cell)
-        return self._atoms(positions, cg_atoms)
-
-    __call__ = transform
+        return positions
 
     def _atoms(self, positions, cg_atoms) -> Atoms:
         types = self.topology_.atom_types

@@ -187,6 +187,9 @@ class _ShiftedLJ(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_energy):
+        if torch.is_grad_enabled():  # create_graph=True: second derivatives would be zero
+            raise RuntimeError("the fixed-image LJ path has a first-order analytic gradient "
+                               "only; pass shifts=None for higher derivatives")  # fmt: skip
         disp, slope, pairs = ctx.saved_tensors
         pull = (2.0 * grad_energy * slope)[..., None] * disp  # d E / d r_j per pair
         n_batch, n_atoms = disp.shape[0], ctx.n_atoms

@@ -71,6 +71,10 @@ def test_verlet_shifts_with_analytic_gradient_equal_the_minimum_image(chain_syst
     assert torch.allclose(e_shift, e_mic, rtol=1e-12, atol=1e-12)
     assert torch.allclose(g_shift, g_mic, rtol=1e-10, atol=1e-12)
     assert float(g_mic.abs().max()) > 0.1
+    # the analytic backward is first-order only: a Hessian request fails loudly
+    x = torch.tensor(moved, requires_grad=True)
+    with pytest.raises(RuntimeError, match="first-order"):
+        torch.autograd.grad(energy(x, pairs=pairs, shifts=shifts).sum(), x, create_graph=True)
 
 
 def test_bonded_terms_agree_with_hand_calculation(chain_system):

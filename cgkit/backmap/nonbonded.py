@@ -91,8 +91,9 @@ def lj_pairs(positions, excluded, cutoff, cell=None, pbc=None) -> np.ndarray:
 
     Periodic cells: the atoms are wrapped into the cell and only the images within
     ``cutoff`` of it (in every periodic direction) are added as ghosts before one k-d tree
-    query. Each pair appears once even where ``cutoff`` exceeds half a perpendicular width
-    of the cell (several images in range; the energy terms use the nearest).
+    query. The search is complete for any cell shape and cutoff; each pair appears once even
+    where ``cutoff`` exceeds half a perpendicular width of the cell (several images in
+    range; the energy terms use the nearest).
 
     Parameters
     ----------
@@ -117,7 +118,10 @@ def lj_pairs(positions, excluded, cutoff, cell=None, pbc=None) -> np.ndarray:
         frac[:, periodic] %= 1.0
         margin = cutoff * np.linalg.norm(inverse, axis=0)  # cutoff / perpendicular widths
         owners, points = [np.arange(n)], [frac @ cell]
-        for shift in product(*[(-1, 0, 1) if p else (0,) for p in periodic]):
+        # an image within the cutoff of an atom in the cell lies within ``margin`` of the
+        # unit cube in fractional coordinates, so these shifts find every pair in range
+        reach = np.where(periodic, np.ceil(margin), 0).astype(int)
+        for shift in product(*[range(-k, k + 1) for k in reach]):
             if any(shift):
                 image = frac + np.asarray(shift, dtype=float)
                 near = np.all((image > -margin) & (image < 1.0 + margin), axis=1)

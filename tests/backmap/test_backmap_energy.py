@@ -134,11 +134,12 @@ def test_pair_list_matches_brute_force(rng):
     assert {tuple(p) for p in pairs.tolist()} == expected
 
 
-@pytest.mark.parametrize("cutoff", [3.5, 4.5])
+@pytest.mark.parametrize("cutoff", [3.5, 4.5, 8.5])
 @pytest.mark.parametrize("pbc", [(True, True, True), (True, False, True)])
 def test_pair_list_of_unwrapped_atoms_matches_brute_force(rng, pbc, cutoff):
-    """Atoms outside the cell (unwrapped trajectories), non-periodic directions, and a
-    cutoff above half the cell width (4.5 Å > 3.95 Å: pairs still listed once)."""
+    """Atoms outside the cell (unwrapped trajectories), non-periodic directions, and
+    cutoffs above half the cell width (4.5 Å > 3.95 Å) and above a whole width (8.5 Å >
+    7.9 Å): every pair whose nearest image is in range, listed once."""
     periodic = np.array(pbc)
     positions = rng.uniform(0, 1, size=(80, 3)) @ CELL
     positions += rng.integers(-2, 3, size=(80, 3)) * periodic @ CELL  # other images

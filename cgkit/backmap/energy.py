@@ -16,7 +16,7 @@ import torch
 
 from cgkit.backmap.forcefield import ForceField, Topology
 from cgkit.backmap.nonbonded import (
-    _rows,
+    _disp,
     lj_pair_energies,
     lj_pairs,
     minimum_image,
@@ -37,10 +37,6 @@ __all__ = [
     "pair_shifts",
     "proper_dihedral_energy",
 ]
-
-
-def _disp(positions, i, j, cell):
-    return minimum_image(_rows(positions, j) - _rows(positions, i), cell)
 
 
 def bond_energy(positions, index, b0, kb, cell=None) -> torch.Tensor:

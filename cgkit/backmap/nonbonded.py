@@ -164,14 +164,7 @@ class _ShiftedLJ(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, positions, pairs, shifts, sigma, epsilon, cutoff_sq, soft_core):
-        n_batch, n_atoms = positions.shape[:2]
-        rows = positions.reshape(-1, 3)
-        offsets = torch.arange(n_batch, device=positions.device)[:, None] * n_atoms
-
-        def gather(atom):  # index_select on rows: faster than advanced indexing on dim 1
-            return rows.index_select(0, (atom + offsets).reshape(-1)).view(n_batch, -1, 3)
-
-        disp = gather(pairs[:, 1]) - gather(pairs[:, 0]) + shifts
+        disp = _rows(positions, pairs[:, 1]) - _rows(positions, pairs[:, 0]) + shifts
         r2 = (disp * disp).sum(-1)
         if soft_core:
             sig6 = sigma**6
@@ -186,7 +179,7 @@ class _ShiftedLJ(torch.autograd.Function):
             inside = r2 < cutoff_sq
             energy, slope = energy * inside, slope * inside
         ctx.save_for_backward(disp, slope, pairs)
-        ctx.n_atoms = n_atoms
+        ctx.n_atoms = positions.shape[1]
         return energy
 
     @staticmethod
